@@ -1,0 +1,43 @@
+"""`rnnlab` entry point: dispatches to one module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand name -> module under rnnlab.cli defining `add_parser(subparsers)` and `run(args)`
+SUBCOMMANDS: dict[str, str] = {}
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2, never a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rnnlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rnnlab",
+        description="Recurrent sequence models: train, sample, evaluate and benchmark.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in SUBCOMMANDS.items():
+        mod = importlib.import_module(f"rnnlab.cli.{module}")
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except CLIError as err:
+        print(f"rnnlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

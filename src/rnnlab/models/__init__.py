@@ -1,0 +1,1 @@
+"""rnnlab.models."""
