@@ -6,6 +6,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+from textgen import make_text
+
 # Derandomized by default so a red run reproduces; HYPOTHESIS_PROFILE=explore for random search.
 settings.register_profile(
     "ci",
@@ -26,3 +28,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    """Path to a generated ~20 KB UTF-8 text file."""
+    path = tmp_path / "tiny.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
