@@ -6,12 +6,10 @@ import argparse
 import importlib
 import sys
 
-# subcommand name -> module under rnnlab.cli defining `add_parser(subparsers)` and `run(args)`
-SUBCOMMANDS: dict[str, str] = {}
+from rnnlab.errors import InputError
 
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 2, never a traceback."""
+# modules under rnnlab.cli, each defining `add_parser(subparsers)`, which sets `run`
+SUBCOMMANDS = ("train", "sample", "eval", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS:
         mod = importlib.import_module(f"rnnlab.cli.{module}")
         mod.add_parser(sub)
     return parser
@@ -34,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except CLIError as err:
+    except InputError as err:
         print(f"rnnlab {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,1 +1,7 @@
-"""rnnlab.nn."""
+"""Recurrent modules: torch.nn-compatible cells and layers with keyword-only extras."""
+
+from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnlab.nn.recurrent import GRU, LSTM, RNN
+from rnnlab.nn.regularize import LockedDropout
+
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "LockedDropout", "RNNCell"]

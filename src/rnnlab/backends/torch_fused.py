@@ -1,0 +1,199 @@
+"""torch's own fused recurrent ops (cuDNN on GPU, oneDNN on CPU) behind the backend contract.
+
+Used wherever the fused op computes the configuration exactly: plain cells, proj_size,
+torch's per-step inter-layer dropout, packed input, ``lengths`` (packed with
+``enforce_sorted=False`` and unpacked back to T steps), DropConnect on W_hh (the dropped
+weights are formed before the call) and locked dropout (one call per layer, the mask applied
+between the calls).  Layer norm and zoneout are not computed by it.
+
+DropConnect on CUDA.  cuDNN wants all weights as views into one buffer laid out its own way;
+given separate tensors it copies them into one at every call and warns ("RNN module weights
+are not part of single contiguous chunk of memory").  The modules keep their parameters
+flattened into that buffer (``flatten_parameters``, as torch.nn does), so the layout is known:
+each parameter's offset is its ``storage_offset()``.  With a DropConnect mask the dropped
+weights are assembled by one ``torch.cat`` into a fresh buffer of the same layout and the op
+receives views into it; cuDNN finds a single chunk and does not warn, and gradients flow back
+through the views and the ``cat`` to the parameters.
+
+LSTM projections on CPU.  oneDNN has no LSTM projection: given proj_size, torch warns and
+falls back to its own (ATen) implementation.  The backend switches oneDNN off for that one
+call so torch takes the ATen implementation directly, without the warning.  The switch is
+process-wide for the duration of the call (a concurrent thread's call may then skip oneDNN
+too, which changes speed, not results).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import torch
+import torch.backends.mkldnn
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnlab.backends.contract import LayerWeights, Masks, RecurrentSpec, State, permute_state
+
+_OPS = {
+    "lstm": torch.lstm,
+    "gru": torch.gru,
+    "rnn_tanh": torch.rnn_tanh,
+    "rnn_relu": torch.rnn_relu,
+}
+
+
+@contextlib.contextmanager
+def _onednn_off():
+    """Switch oneDNN off for one call (it has no LSTM projection, see the module docstring)."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def _single_chunk(params: list[Tensor], values: list[Tensor]) -> list[Tensor]:
+    """Place ``values`` in one fresh buffer where ``params`` sit in their shared storage.
+
+    Returns views shaped like ``params``; ``values`` unchanged when the parameters do not
+    share one storage (then cuDNN copies, exactly as it would for torch.nn).
+    """
+    storage = params[0].untyped_storage()
+    if any(p.untyped_storage().data_ptr() != storage.data_ptr() for p in params):
+        return values
+    size = storage.nbytes() // params[0].element_size()
+    pieces, end = [], 0
+    for i in sorted(range(len(params)), key=lambda i: params[i].storage_offset()):
+        start = params[i].storage_offset()
+        if start > end:
+            pieces.append(values[i].new_zeros(start - end))
+        pieces.append(values[i].reshape(-1))
+        end = start + params[i].numel()
+    if size > end:
+        pieces.append(values[0].new_zeros(size - end))
+    buffer = torch.cat(pieces)  # (size,)
+    return [buffer[p.storage_offset() : p.storage_offset() + p.numel()].view_as(p) for p in params]
+
+
+def _fused_weights(weights: list[LayerWeights], masks: Masks) -> list[Tensor]:
+    """The flat weight list of torch's fused ops, W_hh after DropConnect."""
+    values = [
+        t
+        for i, w in enumerate(weights)
+        for t in dataclasses.replace(w, w_hh=masks.dropped_w_hh(i, w.w_hh)).torch_order()
+    ]
+    if masks.weight_hh is not None and values[0].is_cuda:
+        values = _single_chunk([t for w in weights for t in w.torch_order()], values)
+    return values
+
+
+def _call(
+    spec: RecurrentSpec,
+    x: Tensor,
+    batch_sizes: Tensor | None,
+    state: State,
+    flat: list[Tensor],
+    num_layers: int,
+    dropout: float,
+    training: bool,
+) -> tuple[Tensor, State]:
+    """One call of the fused op on padded (T, B, I) or packed (N, I) input."""
+    op = _OPS[spec.mode]
+    options = (spec.bias, num_layers, dropout, training, spec.bidirectional)
+    args = (
+        (x, state, flat, *options, False)
+        if batch_sizes is None
+        else (x, batch_sizes, state, flat, *options)
+    )
+    if spec.proj_size and x.device.type == "cpu":
+        with _onednn_off():
+            result = op(*args)
+    else:
+        result = op(*args)
+    if spec.mode == "lstm":
+        return result[0], (result[1], result[2])
+    return result[0], result[1]
+
+
+def _rows(state: State, rows: slice) -> State:
+    if isinstance(state, tuple):
+        return tuple(s[rows] for s in state)
+    return state[rows]
+
+
+def _packed_rows(mask: Tensor, batch_sizes: Tensor) -> Tensor:
+    """Expand a per-sequence mask (B, F) to the rows of packed data (N, F)."""
+    batch = torch.cat([torch.arange(int(n)) for n in batch_sizes]).to(mask.device)  # (N,)
+    return mask.index_select(0, batch)
+
+
+def _run(
+    spec: RecurrentSpec,
+    flat: list[Tensor],
+    x: Tensor,
+    batch_sizes: Tensor | None,
+    state: State,
+    masks: Masks,
+) -> tuple[Tensor, State]:
+    """The whole stack in one call, or one call per layer with locked dropout between."""
+    if masks.between_layers is None:
+        return _call(
+            spec, x, batch_sizes, state, flat, spec.num_layers, spec.dropout, masks.training
+        )
+    dirs = spec.num_directions
+    per_layer = len(flat) // spec.num_layers
+    finals = []
+    for layer in range(spec.num_layers):
+        if layer:
+            mask = masks.between_layers[layer - 1]  # (B, D·P)
+            x = x * (mask if batch_sizes is None else _packed_rows(mask, batch_sizes))
+        layer_flat = flat[layer * per_layer : (layer + 1) * per_layer]
+        layer_state = _rows(state, slice(layer * dirs, (layer + 1) * dirs))
+        x, final = _call(spec, x, batch_sizes, layer_state, layer_flat, 1, 0.0, masks.training)
+        finals.append(final)
+    if spec.mode == "lstm":
+        return x, (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))
+    return x, torch.cat(finals)
+
+
+class TorchFusedBackend:
+    """torch.lstm / torch.gru / torch.rnn_tanh / torch.rnn_relu, padded and packed."""
+
+    name = "torch"
+
+    def unsupported(self, spec: RecurrentSpec, device: torch.device) -> str | None:
+        """Why ``spec`` cannot be computed exactly here, or None (see `Backend`)."""
+        if spec.layer_norm:
+            return "layer_norm is computed only by the loop backend"
+        if any(spec.zoneout):
+            return "zoneout is computed only by the loop backend"
+        return None
+
+    def forward(
+        self,
+        spec: RecurrentSpec,
+        weights: list[LayerWeights],
+        x: Tensor,
+        state: State,
+        *,
+        batch_sizes: Tensor | None = None,
+        lengths: Tensor | None = None,
+        masks: Masks,
+    ) -> tuple[Tensor, State]:
+        """Run the stack; arguments and results as `rnnlab.backends.contract.Backend.forward`."""
+        flat = _fused_weights(weights, masks)
+        if lengths is None:
+            return _run(spec, flat, x, batch_sizes, state, masks)
+        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        order, undo = packed.sorted_indices, packed.unsorted_indices
+        if masks.between_layers is not None:
+            between = tuple(m.index_select(0, order) for m in masks.between_layers)
+            masks = dataclasses.replace(masks, between_layers=between)
+        y, state = _run(
+            spec, flat, packed.data, packed.batch_sizes, permute_state(state, order), masks
+        )
+        y, _ = pad_packed_sequence(
+            PackedSequence(y, packed.batch_sizes, order, undo), total_length=x.shape[0]
+        )  # (T, B, D·P)
+        return y, permute_state(state, undo)

@@ -1,0 +1,151 @@
+"""Character-level language model: embedding (or one-hot) → stacked RNN/LSTM/GRU → linear.
+
+    e_t = E[x_t]            (or one_hot(x_t))                     # (T, B, E)
+    h_t = RNN(e_t, h_{t-1}) (rnnlab.nn.RNN/LSTM/GRU, any options)  # (T, B, H)
+    p(x_{t+1} | x_≤t) = softmax(W h_t + b)                        # (T, B, V)
+
+Dropout (`dropout`) is applied to the embeddings, between recurrent layers and before the
+decoder (the non-recurrent connections, as Zaremba et al. 2014). With `tie_weights` the
+decoder reuses the embedding matrix (Press & Wolf 2017), which needs embed_dim equal to the
+recurrent output size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab import nn as rnn
+from rnnlab.errors import InputError
+
+CELLS = ("lstm", "gru", "rnn")
+
+
+@dataclass
+class CharLMConfig:
+    """Shape and options of a CharLM (the fields shared with `rnnlab train charlm` flags)."""
+
+    cell: str = "lstm"  # lstm | gru | rnn
+    nonlinearity: str = "tanh"  # rnn cell only: tanh | relu
+    layers: int = 2
+    hidden: int = 256
+    embed_dim: int = 64  # 0: one-hot input
+    dropout: float = 0.0
+    tie_weights: bool = False
+    proj_size: int = 0  # lstm only
+    layer_norm: bool = False
+    zoneout: float = 0.0
+    weight_drop: float = 0.0
+    locked_dropout: bool = False
+    forget_bias: float | None = None
+    init: str = "torch"  # torch | orthogonal | chrono
+    t_max: float | None = None  # chrono initialisation
+    backend: str = "auto"  # auto | torch | loop
+
+    @classmethod
+    def from_config(cls, cfg) -> CharLMConfig:
+        """Pick this class's fields out of a larger (run) config or a dict."""
+        get = cfg.get if isinstance(cfg, dict) else lambda k, d: getattr(cfg, k, d)
+        return cls(**{f.name: get(f.name, f.default) for f in fields(cls)})
+
+
+class CharLM(nn.Module):
+    """A character language model over a vocabulary of `vocab_size` symbols."""
+
+    def __init__(self, vocab_size: int, config: CharLMConfig | None = None):
+        super().__init__()
+        cfg = config or CharLMConfig()
+        if cfg.cell not in CELLS:
+            raise InputError(f"CharLM: expected cell in {', '.join(CELLS)}, got {cfg.cell!r}")
+        if vocab_size < 2:
+            raise InputError(f"CharLM: expected a vocabulary of at least 2, got {vocab_size}")
+        for name in ("layers", "hidden"):
+            if getattr(cfg, name) < 1:
+                raise InputError(f"CharLM: expected {name} >= 1, got {getattr(cfg, name)}")
+        if cfg.embed_dim < 0:
+            raise InputError(f"CharLM: expected embed_dim >= 0, got {cfg.embed_dim}")
+        self.config = cfg
+        self.vocab_size = vocab_size
+        out_size = cfg.proj_size or cfg.hidden
+        if cfg.embed_dim:
+            self.embedding = nn.Embedding(vocab_size, cfg.embed_dim)
+            in_size = cfg.embed_dim
+        else:
+            self.embedding = None
+            in_size = vocab_size
+        kwargs = dict(
+            num_layers=cfg.layers,
+            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+            backend=cfg.backend,
+            layer_norm=cfg.layer_norm,
+            zoneout=cfg.zoneout,
+            weight_drop=cfg.weight_drop,
+            locked_dropout=cfg.locked_dropout,
+            init=cfg.init,
+            t_max=cfg.t_max,
+        )
+        if cfg.cell == "lstm":
+            self.rnn = rnn.LSTM(
+                in_size, cfg.hidden, proj_size=cfg.proj_size, forget_bias=cfg.forget_bias, **kwargs
+            )
+        else:
+            if cfg.proj_size:
+                raise InputError(f"CharLM: proj_size is for the lstm cell, not {cfg.cell!r}")
+            if cfg.forget_bias is not None:
+                raise InputError(f"CharLM: forget_bias is for the lstm cell, not {cfg.cell!r}")
+            if cfg.cell == "gru":
+                self.rnn = rnn.GRU(in_size, cfg.hidden, **kwargs)
+            else:
+                self.rnn = rnn.RNN(in_size, cfg.hidden, nonlinearity=cfg.nonlinearity, **kwargs)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.decoder = nn.Linear(out_size, vocab_size)
+        if cfg.tie_weights:
+            if not cfg.embed_dim or cfg.embed_dim != out_size:
+                raise InputError(
+                    f"CharLM: tie_weights needs embed_dim equal to the recurrent output size "
+                    f"({out_size}), got embed_dim={cfg.embed_dim}"
+                )
+            self.decoder.weight = self.embedding.weight
+
+    def init_state(self, batch: int, device=None, dtype=None):
+        """Zero recurrent state for `batch` sequences: h (L, B, H_out) and, for LSTM, c."""
+        p = self.decoder.weight
+        device, dtype = device or p.device, dtype or p.dtype
+        cfg = self.config
+        h = torch.zeros(cfg.layers, batch, cfg.proj_size or cfg.hidden, device=device, dtype=dtype)
+        if cfg.cell == "lstm":
+            return h, torch.zeros(cfg.layers, batch, cfg.hidden, device=device, dtype=dtype)
+        return h
+
+    def forward(self, x: torch.Tensor, state=None):
+        """Logits for the next character.
+
+        Args:
+            x: (T, B) int64 character ids.
+            state: recurrent state from `init_state` or a previous call (None: zeros).
+        Returns:
+            logits (T, B, V) and the new state.
+        """
+        if x.dim() != 2 or x.dtype != torch.long:
+            raise InputError(
+                f"CharLM: expected x of shape (T, B) and dtype int64, "
+                f"got {tuple(x.shape)} {x.dtype}"
+            )
+        if self.embedding is not None:
+            e = self.embedding(x)  # (T, B, E)
+        else:
+            e = F.one_hot(x, self.vocab_size).to(self.decoder.weight.dtype)  # (T, B, V)
+        y, state = self.rnn(self.drop(e), state)  # (T, B, H_out)
+        return self.decoder(self.drop(y)), state  # (T, B, V)
+
+
+def detach_state(state):
+    """Cut the graph behind a carried state (truncated BPTT)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

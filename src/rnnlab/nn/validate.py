@@ -1,0 +1,114 @@
+"""Early, explicit checks of constructor options and forward inputs for the recurrent modules.
+
+Every failure raises `InputError` whose message starts with the module's name and says what
+was expected, e.g. ``LSTM: expected input of shape (T, B, 32), got (5, 3, 31)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from rnnlab.errors import InputError
+
+
+def shape_text(dims: Sequence[int | str]) -> str:
+    """``(5, 3, 31)`` for a shape or a pattern like ("T", "B", 32)."""
+    inner = ", ".join(str(d) for d in dims)
+    return f"({inner},)" if len(dims) == 1 else f"({inner})"
+
+
+def check_int(owner: str, name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an int ≥ ``minimum`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{owner}: expected {name} to be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise InputError(f"{owner}: expected {name} ≥ {minimum}, got {value}")
+    return int(value)
+
+
+def check_bool(owner: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{owner}: expected {name} to be a bool, got {value!r}")
+    return value
+
+
+def check_choice(owner: str, name: str, value: object, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InputError(f"{owner}: expected {name} in {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_tensor(owner: str, what: str, value: object, pattern: Sequence[int | str]) -> Tensor:
+    """``value`` must be a tensor of ``len(pattern)`` dims whose int entries match."""
+    if not isinstance(value, Tensor):
+        raise InputError(
+            f"{owner}: expected {what} to be a tensor of shape {shape_text(pattern)}, "
+            f"got {type(value).__name__}"
+        )
+    ok = value.dim() == len(pattern) and all(
+        isinstance(p, str) or p == n for p, n in zip(pattern, value.shape, strict=True)
+    )
+    if not ok:
+        raise InputError(
+            f"{owner}: expected {what} of shape {shape_text(pattern)}, "
+            f"got {shape_text(value.shape)}"
+        )
+    return value
+
+
+def check_like_parameters(owner: str, what: str, value: Tensor, param: Tensor) -> None:
+    """Same device as the parameters, and their dtype (or autocast's while it is active)."""
+    if value.device != param.device:
+        raise InputError(
+            f"{owner}: expected {what} on {param.device} (where the parameters are), "
+            f"got {value.device}"
+        )
+    allowed = [param.dtype]
+    if torch.is_autocast_enabled(value.device.type):
+        allowed.append(torch.get_autocast_dtype(value.device.type))
+    if value.dtype not in allowed:
+        raise InputError(
+            f"{owner}: expected {what} of dtype {param.dtype} (the parameters' dtype), got "
+            f"{value.dtype}; convert it with .to({param.dtype}) or the module with "
+            f".to({value.dtype})"
+        )
+
+
+def check_lengths(owner: str, lengths: object, batch: int, steps: int) -> Tensor:
+    """Per-sequence lengths as a CPU int64 tensor (B,) with 1 ≤ length ≤ T.
+
+    Args:
+        owner: module name for messages.
+        lengths: 1-D integer tensor, or a list/tuple of ints, in any order.
+        batch: B, the number of sequences.
+        steps: T, the padded length.
+    """
+    if isinstance(lengths, Tensor):
+        if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
+            raise InputError(f"{owner}: expected integer lengths, got dtype {lengths.dtype}")
+        values = lengths.detach().to("cpu", torch.int64)
+    elif isinstance(lengths, list | tuple):
+        if not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in lengths):
+            raise InputError(f"{owner}: expected integer lengths, got {list(lengths)!r}")
+        values = torch.tensor([int(n) for n in lengths], dtype=torch.int64)
+    else:
+        raise InputError(
+            f"{owner}: expected lengths as a 1-D integer tensor or a list of ints, "
+            f"got {type(lengths).__name__}"
+        )
+    if values.shape != (batch,):
+        raise InputError(
+            f"{owner}: expected lengths of shape ({batch},), one per sequence, "
+            f"got {shape_text(values.shape)}"
+        )
+    low, high = int(values.min()), int(values.max())
+    if low < 1 or high > steps:
+        bad = low if low < 1 else high
+        raise InputError(
+            f"{owner}: expected every length in [1, {steps}] (1 ≤ length ≤ T), got {bad}"
+        )
+    return values

@@ -1,0 +1,84 @@
+"""Multi-process training through torch.distributed (launched by `torchrun`).
+
+Each process trains on its share of the global batch; DistributedDataParallel averages the
+gradients, so W processes take the same step as one process on the whole batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from rnnlab.errors import InputError
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: torch.device) -> tuple[DistInfo, torch.device]:
+    """Join the process group `torchrun` describes in the environment (no-op when alone).
+
+    Uses NCCL on CUDA and gloo on CPU; with CUDA each process takes the GPU of its local rank.
+    Returns the job description and the device this process computes on.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo(), device
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if device.type == "cuda":
+        if torch.cuda.device_count() <= local_rank:
+            raise InputError(
+                f"distributed: local rank {local_rank} has no GPU "
+                f"({torch.cuda.device_count()} visible); use --device cpu or fewer processes"
+            )
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(rank=rank, world_size=world, local_rank=local_rank), device
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every process when `flag` is true on any (a collective: call it everywhere)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def gather_cat(tensor: torch.Tensor, info: DistInfo, dim: int) -> torch.Tensor:
+    """Concatenate every process's `tensor` along `dim` in rank order (same shape everywhere)."""
+    if not info.enabled:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(info.world_size)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts, dim=dim)
+
+
+def gather_stack(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Stack every process's `tensor` (same shape everywhere) into (world_size, ...)."""
+    return gather_cat(tensor.unsqueeze(0), info, 0)

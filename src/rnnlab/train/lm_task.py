@@ -1,0 +1,126 @@
+"""Language modelling with truncated BPTT: the `Task` a recurrent LM trains under.
+
+Training reads the split as B contiguous streams (`rnnlab.data.TBPTTStream`); each batch is
+the next window of `seq_len` tokens of every stream and the recurrent state is carried from
+one batch to the next, detached, as char-rnn does. At the end of an epoch the streams start
+again from their beginnings and the state is reset.
+
+Held-out loss reads the split as `streams` contiguous streams with carried state, so that
+every target is predicted once with as much context as the layout allows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.data import IGNORE_INDEX, TBPTTStream, eval_layout
+from rnnlab.models.charlm import detach_state
+from rnnlab.train import distributed as D
+
+
+class LMTask:
+    """Next-token prediction over token-id splits with state carried across batches.
+
+    Args:
+        splits: token ids per split name ("train", "val", "test"), 1-D int arrays.
+        batch_size: global number of training streams (divided among processes).
+        seq_len: truncated-BPTT window.
+        device: where batches go.
+        eval_streams, eval_seq_len: layout of held-out evaluation.
+        dist_info: this process's place in a torchrun job.
+    """
+
+    def __init__(
+        self,
+        splits: dict[str, np.ndarray],
+        *,
+        batch_size: int,
+        seq_len: int,
+        device: torch.device,
+        eval_streams: int = 32,
+        eval_seq_len: int = 256,
+        dist_info: D.DistInfo | None = None,
+    ):
+        self.splits = splits
+        self.device = device
+        self.dist = dist_info or D.DistInfo()
+        self.eval_streams = eval_streams
+        self.eval_seq_len = eval_seq_len
+        self.stream = TBPTTStream(
+            splits["train"],
+            batch_size,
+            seq_len,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
+        self.carry = None
+
+    def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
+        """Loss on the next window; the state carried in from the previous window is detached."""
+        x, y = self.stream.next_batch()
+        fresh = self.stream.new_epoch  # the streams restarted: start from a zero state
+        logits, state = model(x.to(self.device), None if fresh else self.carry)  # (S, B, V)
+        self.carry = detach_state(state)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
+        return loss, y.numel()
+
+    @torch.no_grad()
+    def evaluate(
+        self, model: nn.Module, split: str = "val", *, max_tokens: int | None = None
+    ) -> dict[str, float]:
+        """Mean cross-entropy (nats per token) over the split (its first `max_tokens` targets)."""
+        ids = self.splits[split]
+        if max_tokens is not None:
+            ids = ids[: max_tokens + 1]
+        return held_out_loss(model, ids, self.eval_streams, self.eval_seq_len, self.device)
+
+    def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        tensors = {}
+        if self.carry is not None:
+            parts = self.carry if isinstance(self.carry, tuple) else (self.carry,)
+            for i, s in enumerate(parts):
+                tensors[f"carry.{i}"] = D.gather_cat(s, self.dist, dim=1).cpu()
+        return {"stream": self.stream.state_dict()}, tensors
+
+    def load_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        self.stream.load_state_dict(meta["stream"])
+        parts = [tensors[f"carry.{i}"] for i in range(len(tensors))]
+        if not parts:
+            self.carry = None
+            return
+        local = self.stream.batch_size // self.dist.world_size
+        lo = self.dist.rank * local
+        parts = [p[:, lo : lo + local].to(self.device) for p in parts]
+        self.carry = tuple(parts) if len(parts) > 1 else parts[0]
+
+
+@torch.no_grad()
+def held_out_loss(
+    model: nn.Module, ids: np.ndarray, streams: int, seq_len: int, device: torch.device
+) -> dict[str, float]:
+    """Mean cross-entropy of `model` on every target of `ids`.
+
+    The targets are laid out by `rnnlab.data.eval_layout` (`streams` contiguous streams) and
+    read window by window with the state carried, so each is predicted exactly once.
+    Returns {"loss": nats per token, "tokens": N − 1}.
+    """
+    was_training = model.training
+    model.eval()
+    x, y = (t.to(device) for t in eval_layout(ids, streams))  # (L, B)
+    total, state = 0.0, None
+    for t in range(0, x.shape[0], seq_len):
+        logits, state = model(x[t : t + seq_len], state)
+        total += F.cross_entropy(
+            logits.float().flatten(0, 1),
+            y[t : t + seq_len].flatten(),
+            ignore_index=IGNORE_INDEX,
+            reduction="sum",
+        ).item()
+    model.train(was_training)
+    n = len(ids) - 1
+    return {"loss": total / n, "tokens": float(n)}

@@ -1,0 +1,159 @@
+"""The trainer through the character LM run: budgets, resume, signals, non-finite loss."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from rnnlab.config import override
+from rnnlab.errors import CheckpointError, InputError
+from rnnlab.train.charlm import CharLMRunConfig, load_charlm, train_charlm
+from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
+from rnnlab.train.lm_task import LMTask
+
+
+def small_cfg(data, **kw):
+    base = dict(
+        data=str(data),
+        hidden=16,
+        layers=2,
+        embed_dim=8,
+        dropout=0.1,  # exercises the RNG: resume must restore it
+        batch=4,
+        seq_len=8,
+        steps=24,
+        minutes=None,
+        log_every=1,
+        eval_every=10,
+        eval_tokens=500,
+        checkpoint_every=7,
+        precision="fp32",
+        progress=False,
+        lr=3e-3,
+        warmup=3,
+    )
+    base.update(kw)
+    return override(CharLMRunConfig(), base)
+
+
+def train_losses(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    return {r["step"]: r["loss"] for r in records if r["split"] == "train"}
+
+
+def interrupt_at(monkeypatch, step, sig=signal.SIGINT):
+    """Deliver a real signal to this process while the trainer computes batch `step`."""
+    calls = {"n": 0}
+    original = LMTask.train_loss
+
+    def wrapped(self, model):
+        calls["n"] += 1
+        if calls["n"] == step:
+            os.kill(os.getpid(), sig)
+        return original(self, model)
+
+    monkeypatch.setattr(LMTask, "train_loss", wrapped)
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_and_resumed_run_equals_uninterrupted(tiny_corpus, tmp_path, monkeypatch, sig):
+    cfg = small_cfg(tiny_corpus)
+    full = train_charlm(cfg, tmp_path / "full", log=quiet)
+    assert full.stopped == "steps" and full.step == 24
+
+    with monkeypatch.context() as m:
+        interrupt_at(m, 11, sig)
+        part = train_charlm(cfg, tmp_path / "part", log=quiet)
+    assert part.stopped == "signal" and part.step == 11
+    assert signal.Signals(sig).name in part.message and "--resume" in part.message
+    assert load_checkpoint(find_checkpoint(tmp_path / "part")).meta["trainer"]["step"] == 11
+
+    resumed = train_charlm(cfg, tmp_path / "part", resume=True, log=quiet)
+    assert resumed.stopped == "steps" and resumed.step == 24
+    assert train_losses(tmp_path / "part") == train_losses(tmp_path / "full")
+    a, _, _, _ = load_charlm(tmp_path / "full")
+    b, _, _, _ = load_charlm(tmp_path / "part")
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_corpus, tmp_path, monkeypatch):
+    original = LMTask.train_loss
+    calls = {"n": 0}
+
+    def poisoned(self, model):
+        calls["n"] += 1
+        loss, n = original(self, model)
+        return (loss * float("nan"), n) if calls["n"] == 10 else (loss, n)
+
+    monkeypatch.setattr(LMTask, "train_loss", poisoned)
+    result = train_charlm(small_cfg(tiny_corpus), tmp_path / "run", log=quiet)
+    assert not result.ok and result.stopped == "non-finite"
+    assert "step 10" in result.message and "nan" in result.message
+    ckpt = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    assert ckpt.meta["trainer"]["step"] == 7  # the last periodic checkpoint before the failure
+    assert all(torch.isfinite(t).all() for t in ckpt.model_state.values())
+
+
+def test_minutes_budget_counts_whole_run(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=None, minutes=0.01, eval_every=0)
+    result = train_charlm(cfg, tmp_path / "run", log=quiet)
+    assert result.stopped == "minutes" and result.elapsed >= 0.6
+    again = train_charlm(cfg, tmp_path / "run", resume=True, log=quiet)
+    assert again.step == result.step  # the budget was already spent
+
+
+def test_resume_on_empty_directory_starts_fresh(tiny_corpus, tmp_path):
+    messages = []
+    result = train_charlm(
+        small_cfg(tiny_corpus, steps=3), tmp_path / "new", resume=True, log=messages.append
+    )
+    assert result.step == 3
+    assert any("starting a fresh run" in m for m in messages)
+
+
+def test_existing_run_needs_resume(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=2)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    with pytest.raises(InputError, match="already holds a run; pass --resume"):
+        train_charlm(cfg, tmp_path / "run", log=quiet)
+
+
+def test_resume_with_different_model_is_a_clear_error(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=2)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    with pytest.raises(CheckpointError, match="hidden: run has 16, asked for 32"):
+        train_charlm(cfg, tmp_path / "run", resume=True, explicit={"hidden": 32}, log=quiet)
+    # budgets may change: extend the run
+    longer = train_charlm(cfg, tmp_path / "run", resume=True, explicit={"steps": 4}, log=quiet)
+    assert longer.step == 4
+
+
+def test_early_stopping(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, lr=0.0, warmup=0, eval_every=2, patience=2, steps=50)
+    result = train_charlm(cfg, tmp_path / "run", log=quiet)
+    assert result.stopped == "early-stopping" and result.step == 6
+    assert "has not improved" in result.message
+
+
+def test_run_directory_contents(tiny_corpus, tmp_path):
+    train_charlm(small_cfg(tiny_corpus, steps=8), tmp_path / "run", log=quiet)
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["hidden"] == 16
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["split"] for r in records} == {"train", "val"}
+    assert all(
+        {"loss", "bpc", "tokens_per_s", "lr"} <= r.keys() for r in records if r["split"] == "train"
+    )
+    ckpt = load_checkpoint(find_checkpoint(run))
+    assert ckpt.meta["vocab"]["type"] == "char"
+    assert ckpt.meta["config"]["hidden"] == 16
+    assert {"python", "numpy", "torch"} <= set(ckpt.meta["rng"])
