@@ -84,7 +84,7 @@ def test_train_writes_a_run(trained):
     _, run, proc = trained
     assert "finished at step 12" in proc.stdout
     assert "val loss" in proc.stdout
-    assert (run / "checkpoints" / "latest.json").exists()
+    assert (run / "latest.json").exists()
     assert (run / "loss.png").exists()
     assert (run / "metrics.jsonl").exists()
 
@@ -94,7 +94,7 @@ def test_sample_streams_deterministic_text(trained):
     a = rnnlab("sample", run, "--prime", "ROMEO:", "--length", 50, "--seed", 3).stdout
     b = rnnlab(
         "sample",
-        run / "checkpoints" / json.loads((run / "checkpoints" / "latest.json").read_text())["path"],
+        run / json.loads((run / "latest.json").read_text())["path"],
         "--prime",
         "ROMEO:",
         "--length",
@@ -165,7 +165,7 @@ def test_bad_data_gets_a_clear_error(tmp_path, content, text):
 def test_corrupted_checkpoint_gets_a_clear_error(trained, tmp_path):
     _, run, _ = trained
     bad = tmp_path / "bad.safetensors"
-    good = next((run / "checkpoints").glob("step-*.safetensors"))
+    good = next(run.glob("step-*.safetensors"))
     bad.write_bytes(good.read_bytes()[:1000])
     for cmd in ("sample", "eval"):
         proc = rnnlab(cmd, bad, check=False)
@@ -229,7 +229,7 @@ def test_sigterm_saves_and_resume_completes(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "interrupted by SIGTERM" in out and "Traceback" not in err
-    saved = json.loads((run / "checkpoints" / "latest.json").read_text())["step"]
+    saved = json.loads((run / "latest.json").read_text())["step"]
     assert saved > 0
     done = rnnlab(
         "train", "charlm", "--data", corpus, "--steps", saved + 3, "--out", run, *TINY, "--resume"

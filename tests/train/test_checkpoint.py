@@ -429,7 +429,7 @@ def _save_step(run, step, keep=2, **kwargs):
 
 
 def _steps_on_disk(run):
-    return sorted(p.name for p in (run / "checkpoints").iterdir() if p.name != "latest.json")
+    return sorted(p.name for p in run.iterdir() if p.name != "latest.json")
 
 
 def test_checkpoint_name():
@@ -443,9 +443,9 @@ def test_run_checkpoint_keep_policy_and_latest(tmp_path):
     run = tmp_path / "run"
     for step in (10, 20, 30):
         file = _save_step(run, step)
-    assert file == run / "checkpoints" / "step-00000030.safetensors"
+    assert file == run / "step-00000030.safetensors"
     assert _steps_on_disk(run) == ["step-00000020.safetensors", "step-00000030.safetensors"]
-    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
+    latest = json.loads((run / "latest.json").read_text())
     assert latest == {"path": "step-00000030.safetensors", "step": 30}
     ckpt = load_checkpoint(run)
     assert ckpt.path == file and ckpt.meta["step"] == 30
@@ -474,7 +474,7 @@ def test_run_checkpoint_rejects_bad_keep_and_step(tmp_path):
 def test_crash_while_saving_leaves_previous_checkpoint(tmp_path, monkeypatch, where):
     run = tmp_path / "run"
     _save_step(run, 10)
-    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    before = sorted(p.name for p in run.iterdir())
 
     def partial_write(tensors, filename, metadata=None):
         with open(filename, "wb") as f:
@@ -495,7 +495,7 @@ def test_crash_while_saving_leaves_previous_checkpoint(tmp_path, monkeypatch, wh
     monkeypatch.undo()
     ckpt = load_checkpoint(run)
     assert ckpt.meta["step"] == 10
-    after = sorted(p.name for p in (run / "checkpoints").iterdir())
+    after = sorted(p.name for p in run.iterdir())
     if where == "latest":
         assert after == sorted([*before, "step-00000020.safetensors"])
     else:
@@ -506,7 +506,7 @@ def test_find_checkpoint_forms(tmp_path):
     run = tmp_path / "run"
     _save_step(run, 5, keep=5)
     newest = _save_step(run, 7, keep=5)
-    ckdir = run / "checkpoints"
+    ckdir = run
     assert find_checkpoint(run) == newest
     assert find_checkpoint(ckdir) == newest
     assert find_checkpoint(ckdir / "latest.json") == newest
@@ -528,7 +528,7 @@ def test_find_checkpoint_forms(tmp_path):
     ],
 )
 def test_find_checkpoint_falls_back_to_highest_step(tmp_path, latest):
-    ckdir = tmp_path / "checkpoints"
+    ckdir = tmp_path / "run"
     ckdir.mkdir()
     for step in (3, 12, 9):
         _small_checkpoint(ckdir / checkpoint_name(step))
@@ -536,19 +536,18 @@ def test_find_checkpoint_falls_back_to_highest_step(tmp_path, latest):
     (ckdir / "step-00000040.safetensors.tmp").write_bytes(b"partial")
     (tmp_path / "escape.safetensors").write_bytes(b"")
     (ckdir / "latest.json").write_text(latest)
-    assert find_checkpoint(tmp_path) == ckdir / "step-00000012.safetensors"
+    assert find_checkpoint(ckdir) == ckdir / "step-00000012.safetensors"
 
 
 def test_find_checkpoint_empty_directory(tmp_path):
-    (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / ".step-00000001.safetensors.ab.tmp").write_bytes(b"")
+    (tmp_path / ".step-00000001.safetensors.ab.tmp").write_bytes(b"")
     with pytest.raises(CheckpointError) as info:
         find_checkpoint(tmp_path)
     message = str(info.value)
     assert f"no checkpoint in {tmp_path};" in message
     assert f"`rnnlab train ... --out {tmp_path}`" in message
     with pytest.raises(CheckpointError, match=f"--out {tmp_path}`"):
-        load_checkpoint(tmp_path / "checkpoints")
+        load_checkpoint(tmp_path)
 
 
 # ---------------------------------------------------------------- mismatch helpers

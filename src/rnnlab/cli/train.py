@@ -32,6 +32,21 @@ HELPS = {
     "schedule": "constant | cosine | step",
     "warmup": "linear warm-up steps",
     "min_lr_ratio": "cosine floor as a fraction of lr",
+    "weight_decay": "L2 penalty (decoupled for adamw)",
+    "beta1": "Adam's first-moment decay",
+    "beta2": "Adam's second-moment decay",
+    "alpha": "RMSprop's squared-gradient decay",
+    "eps": "optimizer epsilon",
+    "momentum": "SGD / RMSprop momentum",
+    "decay_every": "step schedule: steps between decays",
+    "decay_rate": "step schedule: factor per decay",
+    "seed": "random seed (initialisation, dropout)",
+    "log_every": "steps between metrics-log lines",
+    "checkpoint_every": "steps between checkpoints",
+    "checkpoint_minutes": "and at least this often, in minutes",
+    "keep_checkpoints": "most recent checkpoints kept",
+    "eval_streams": "held-out text is read as this many parallel streams",
+    "eval_seq_len": "window length when evaluating",
     "clip_norm": "clip gradients to this global norm (none: off)",
     "clip_value": "clip each gradient element to ±value (none: off)",
     "eval_every": "steps between validation passes",
@@ -57,17 +72,18 @@ def add_parser(sub) -> None:
         description=(
             "Train a character-level language model with truncated BPTT. Any setting can be "
             "given as --name VALUE; precedence: defaults < --preset < flags. A run directory "
-            "holds config.json, metrics.jsonl, loss.png and checkpoints/. Ctrl-C (SIGINT) or "
+            "holds config.json, metrics.jsonl, loss.png and the checkpoints. Ctrl-C (SIGINT) or "
             "SIGTERM saves a checkpoint; the same command with --resume continues the run."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     charlm.add_argument(
         "--preset",
         metavar="NAME",
         help=f"a shipped preset ({', '.join(preset_names())}) or a path to a TOML file",
     )
-    charlm.add_argument("--out", metavar="DIR", default="runs/charlm", help="run directory")
+    charlm.add_argument(
+        "--out", metavar="DIR", default="runs/charlm", help="run directory (default: runs/charlm)"
+    )
     charlm.add_argument(
         "--resume",
         action="store_true",
@@ -94,7 +110,7 @@ def run_charlm(args: argparse.Namespace) -> int:
         print(f"rnnlab train: error: {result.message}", file=sys.stderr)
         return 1
     _log(result.message)
-    if result.last_eval:
+    if result.last_eval and result.stopped != "signal":
         ev = result.last_eval
         _log(f"validation: {ev['loss']:.4f} nats/char, {ev['bpc']:.4f} bpc at step {ev['step']}")
     return 0

@@ -15,7 +15,7 @@ from rnnlab.decoding import check_sampling, sample
 from rnnlab.errors import CheckpointError, InputError
 from rnnlab.models.charlm import CharLM, CharLMConfig
 from rnnlab.train import distributed as D
-from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
+from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.lm_task import LMTask, held_out_loss
 from rnnlab.train.metrics import bits
@@ -125,12 +125,10 @@ def train_charlm(
     out = Path(out)
     ckpt = None
     if resume:
-        try:
+        if has_checkpoints(out):
             ckpt = load_checkpoint(find_checkpoint(out))
-        except CheckpointError as err:
-            if (out / "checkpoints").exists() and any((out / "checkpoints").iterdir()):
-                raise
-            log(f"--resume: {err}; starting a fresh run")
+        else:
+            log(f"--resume: no checkpoint in {out}; starting a fresh run")
         if ckpt is not None:
             if ckpt.meta.get("task") != TASK:
                 raise CheckpointError(
@@ -138,7 +136,7 @@ def train_charlm(
                     "not a charlm one"
                 )
             cfg = resume_config(ckpt.meta["config"], explicit or {})
-    elif (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("*.safetensors")):
+    elif has_checkpoints(out):
         raise InputError(
             f"charlm: {out} already holds a run; pass --resume to continue it, "
             "or --out to start a new one elsewhere"

@@ -19,8 +19,8 @@ that share memory (tied weights such as a decoder sharing the embedding matrix) 
 once per name and come back as independent tensors; `load_state_dict` then copies each into
 the (still tied) parameter.
 
-Run directories keep `RUN/checkpoints/step-00001234.safetensors` files and
-`RUN/checkpoints/latest.json` (`{"path": "step-00001234.safetensors", "step": 1234}`).
+Run directories keep `RUN/step-00001234.safetensors` files and `RUN/latest.json`
+(`{"path": "step-00001234.safetensors", "step": 1234}`), next to the run's other files.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ FORMAT = "rnnlab-checkpoint"
 VERSION = 1
 METADATA_KEY = "rnnlab"
 CRC_KEY = "rnnlab.crc32"
-CHECKPOINT_DIR = "checkpoints"
 LATEST_FILE = "latest.json"
 RESERVED_META_KEYS = ("format", "version", "optimizer_state", "tensors")
 
@@ -319,8 +318,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load a checkpoint file, or the latest checkpoint of a run directory.
 
     Args:
-        path: a checkpoint file, a run directory or its `checkpoints/` directory (resolved
-            with `find_checkpoint`).
+        path: a checkpoint file or a run directory (resolved with `find_checkpoint`).
 
     Returns:
         The `Checkpoint`, tensors on the CPU.
@@ -372,7 +370,7 @@ def _list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     """List the complete step checkpoints in a directory (temporary files are ignored).
 
     Args:
-        directory: a `checkpoints/` directory.
+        directory: a run directory.
 
     Returns:
         (step, path) pairs sorted by step.
@@ -385,11 +383,17 @@ def _list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def has_checkpoints(directory: str | os.PathLike) -> bool:
+    """Whether `directory` exists and holds at least one step checkpoint."""
+    directory = Path(directory)
+    return directory.is_dir() and bool(_list_checkpoints(directory))
+
+
 def _read_latest(directory: Path) -> Path | None:
-    """Resolve `latest.json` in a checkpoints directory, if it is valid.
+    """Resolve `latest.json` in a run directory, if it is valid.
 
     Args:
-        directory: a `checkpoints/` directory.
+        directory: a run directory.
 
     Returns:
         The file it names if latest.json parses, names a plain file in `directory` and that
@@ -407,14 +411,14 @@ def _read_latest(directory: Path) -> Path | None:
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
-    """Resolve a checkpoint file, run directory or `checkpoints/` directory to one file.
+    """Resolve a checkpoint file or a run directory to one checkpoint file.
 
     For a directory: the file `latest.json` names when it is valid, else the highest-step
     `step-*.safetensors` file (temporary files are never candidates). A file is returned as
     is (its content is checked by `load_checkpoint`), except `latest.json`, which is resolved.
 
     Args:
-        path: a checkpoint file, `RUN`, `RUN/checkpoints` or `RUN/checkpoints/latest.json`.
+        path: a checkpoint file, a run directory `RUN` or `RUN/latest.json`.
 
     Returns:
         The checkpoint file.
@@ -428,17 +432,14 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     directory = given.parent if given.is_file() else given
     if not directory.is_dir():
         raise CheckpointError(f"no checkpoint file or run directory at {given}")
-    if (directory / CHECKPOINT_DIR).is_dir():
-        directory = directory / CHECKPOINT_DIR
     latest = _read_latest(directory)
     if latest is not None:
         return latest
     found = _list_checkpoints(directory)
     if found:
         return found[-1][1]
-    run_dir = directory.parent if directory.name == CHECKPOINT_DIR else directory
     raise CheckpointError(
-        f"no checkpoint in {given}; train with `rnnlab train ... --out {run_dir}` first"
+        f"no checkpoint in {given}; train with `rnnlab train ... --out {directory}` first"
     )
 
 
@@ -454,8 +455,8 @@ def save_run_checkpoint(
 ) -> Path:
     """Save a step checkpoint into a run directory, point latest.json at it, prune old ones.
 
-    Order (each write atomic): `RUN/checkpoints/step-N.safetensors`, then
-    `RUN/checkpoints/latest.json`, then deletion of all but the `keep` newest checkpoints.
+    Order (each write atomic): `RUN/step-N.safetensors`, then `RUN/latest.json`, then
+    deletion of all but the `keep` newest checkpoints.
     A crash at any point leaves a loadable latest checkpoint. "Newest" is by step, except
     that checkpoints with a higher step than the one just written (left by a run resumed
     from an earlier checkpoint) belong to the abandoned continuation and count as oldest.
@@ -476,7 +477,7 @@ def save_run_checkpoint(
     name = checkpoint_name(step)
     if meta.get("step", step) != step:
         raise InputError(f"save_run_checkpoint: meta step {meta['step']} != step {step}")
-    directory = Path(run_dir) / CHECKPOINT_DIR
+    directory = Path(run_dir)
     directory.mkdir(parents=True, exist_ok=True)
     file = save_checkpoint(
         directory / name,

@@ -6,7 +6,7 @@ A run lives in one directory:
       config.json            the full configuration of the run
       metrics.jsonl          one JSON record per log line and per evaluation
       loss.png               loss curves (train and validation), refreshed at each checkpoint
-      checkpoints/step-00001000.safetensors, latest.json
+      step-00001000.safetensors, latest.json   checkpoints (the newest `keep_checkpoints`)
 
 Budgets (`steps`, `minutes`) count the whole run across resumes, so the same command with
 `--resume` completes an interrupted run. SIGINT and SIGTERM save a checkpoint and stop at the
