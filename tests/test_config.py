@@ -70,3 +70,12 @@ def test_shipped_presets_load_and_flags_win():
     assert load_preset("cpu-small")["data"] == "shakespeare"
     with pytest.raises(InputError, match="unknown preset 'nope'"):
         load_preset("nope")
+
+
+def test_preset_name_wins_over_a_directory_of_that_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cpu-small").mkdir()
+    assert load_preset("cpu-small")["data"] == "shakespeare"
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(InputError, match="cannot be read"):
+        load_preset("dir.toml")

@@ -113,6 +113,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"preset file {str(path)!r} does not exist") from None
+    except OSError as err:
+        raise InputError(f"preset file {str(path)!r} cannot be read: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"preset file {str(path)!r} is not valid TOML: {err}") from None
     flat: dict[str, Any] = {}

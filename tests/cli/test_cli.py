@@ -125,7 +125,7 @@ def test_sample_streams_deterministic_text(trained):
 def test_sample_unknown_prime_characters(trained):
     _, run, _ = trained
     proc = rnnlab("sample", run, "--prime", "Zebra€", "--length", 5, check=False)
-    assert proc.returncode == 2
+    assert proc.returncode == 2 and proc.stdout == ""
     assert "'Z'" in proc.stderr and "'€'" in proc.stderr and "Traceback" not in proc.stderr
     ok = rnnlab("sample", run, "--prime", "Zebra€", "--length", 5, "--unknown", "drop")
     assert ok.returncode == 0
@@ -140,6 +140,25 @@ def test_eval_prints_loss_and_bpc(trained):
     whole = json.loads(rnnlab("eval", run, "--data", corpus, "--json").stdout)
     assert whole["split"] == "all" and whole["tokens"] == len(corpus.read_text()) - 1
     assert "nats/char" in rnnlab("eval", run).stdout
+
+
+def test_eval_on_another_corpus_with_unseen_characters(trained):
+    _, run, _ = trained
+    proc = rnnlab("eval", run, "--data", "shakespeare-mini", check=False)
+    assert proc.returncode == 2 and "not in the vocabulary" in proc.stderr
+    assert "--unknown drop" in proc.stderr and "Traceback" not in proc.stderr
+    result = json.loads(
+        rnnlab("eval", run, "--data", "shakespeare-mini", "--unknown", "drop", "--json").stdout
+    )
+    assert result["split"] == "test" and result["data"] == "shakespeare-mini"
+
+
+def test_settings_out_of_range_are_clear_errors(tmp_path):
+    proc = rnnlab(
+        "train", "charlm", "--steps", 2, "--log-every", 0, "--out", tmp_path / "r", check=False
+    )
+    assert proc.returncode == 2 and "log_every >= 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(

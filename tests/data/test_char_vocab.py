@@ -85,7 +85,7 @@ def test_unknown_error_lists_characters_once():
     for ch in ["x", "y", "z", "é", "🙂"]:
         assert msg.count(repr(ch)) == 1
     assert "unknown='replace'" in msg
-    assert "--replace-unknown" in msg
+    assert "--unknown replace --replace-with CHAR" in msg and "--unknown drop" in msg
 
 
 def test_unknown_error_truncates_long_lists():

@@ -68,6 +68,45 @@ def test_bf16_autocast_on_cuda(backend, weight_drop):
     torch.testing.assert_close(out.float(), ref, rtol=5e-2, atol=5e-2)
     module.train()
     with torch.autocast("cuda", dtype=torch.bfloat16):
-        out, _ = module(x, lengths=[5, 2, 4])
-    out.float().sum().backward()
+        out, state = module(x, lengths=[5, 2, 4])
+        again, _ = module(x, tuple(s.detach() for s in state))  # truncated BPTT carries it
+        stacked, _ = rnn.LSTM(8, 8, backend=backend).cuda()(out)
+    (out.float().sum() + again.float().sum() + stacked.float().sum()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters())
+
+
+@pytest.mark.parametrize("weight_drop", [0.0, 0.3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_locked_dropout_on_cuda_without_weight_warning(weight_drop, bidirectional):
+    """One fused call per layer, each with its weights in a cuDNN buffer of their own."""
+    torch.manual_seed(0)
+    module = rnn.LSTM(
+        4,
+        8,
+        num_layers=3,
+        dropout=0.3,
+        locked_dropout=True,
+        weight_drop=weight_drop,
+        bidirectional=bidirectional,
+        dtype=torch.float64,
+    ).cuda()
+    loop = rnn.LSTM(
+        4,
+        8,
+        num_layers=3,
+        dropout=0.3,
+        locked_dropout=True,
+        weight_drop=weight_drop,
+        bidirectional=bidirectional,
+        backend="loop",
+        dtype=torch.float64,
+    ).cuda()
+    loop.load_state_dict(module.state_dict())
+    x = torch.randn(6, 3, 4, dtype=torch.float64, device="cuda")
+    torch.manual_seed(1)
+    out, _ = module(x)  # warnings are errors: cuDNN's copy-and-warn path would fail here
+    torch.manual_seed(1)
+    ref, _ = loop(x)
+    torch.testing.assert_close(out, ref, **CLOSE)
+    out.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in module.parameters())

@@ -157,3 +157,112 @@ def test_run_directory_contents(tiny_corpus, tmp_path):
     assert ckpt.meta["vocab"]["type"] == "char"
     assert ckpt.meta["config"]["hidden"] == 16
     assert {"python", "numpy", "torch"} <= set(ckpt.meta["rng"])
+
+
+def test_logged_losses_match_when_interrupted_between_log_lines(tiny_corpus, tmp_path, monkeypatch):
+    """The loss window of the train log is part of the checkpoint."""
+    cfg = small_cfg(tiny_corpus, log_every=5)
+    train_charlm(cfg, tmp_path / "full", log=quiet)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 13)
+        train_charlm(cfg, tmp_path / "part", log=quiet)
+    train_charlm(cfg, tmp_path / "part", resume=True, log=quiet)
+    full, part = train_losses(tmp_path / "full"), train_losses(tmp_path / "part")
+    assert sorted(full) == [5, 10, 15, 20, 24]
+    assert part == full
+
+
+def test_resume_with_another_precision(tiny_corpus, tmp_path):
+    """The carried state is restored in the parameters' dtype, whatever the run computed in."""
+    cfg = small_cfg(tiny_corpus, steps=4, precision="bf16", layers=1, dropout=0.0)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    saved = load_checkpoint(find_checkpoint(tmp_path / "run")).extra_tensors
+    assert saved["task.carry.0"].dtype == torch.bfloat16
+    result = train_charlm(
+        cfg, tmp_path / "run", resume=True, explicit={"steps": 6, "precision": "fp32"}, log=quiet
+    )
+    assert result.ok and result.step == 6
+
+
+@pytest.mark.parametrize(
+    "setting, text",
+    [
+        ({"log_every": 0}, "log_every >= 1"),
+        ({"checkpoint_every": 0}, "checkpoint_every >= 1"),
+        ({"keep_checkpoints": 0}, "keep_checkpoints >= 1"),
+        ({"eval_streams": 0}, "eval_streams >= 1"),
+        ({"optimizer": "adamax"}, "optimizer in adam, adamw"),
+        ({"steps": None, "minutes": None}, "a budget"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "val_fraction and test_fraction"),
+    ],
+)
+def test_bad_settings_fail_before_any_work(tiny_corpus, tmp_path, setting, text):
+    with pytest.raises(InputError, match=text):
+        train_charlm(small_cfg(tiny_corpus, **setting), tmp_path / "run", log=quiet)
+    assert not (tmp_path / "run").exists()
+
+
+def test_fresh_run_starts_a_fresh_log(tiny_corpus, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 99, "split": "train", "loss": 9.0}\n')
+    train_charlm(small_cfg(tiny_corpus, steps=3), run, log=quiet)
+    assert max(train_losses(run)) == 3
+
+
+def test_resume_notices_a_changed_corpus(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=2)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    text = tiny_corpus.read_text()
+    tiny_corpus.write_text(text[::-1])  # same characters, other text
+    with pytest.raises(CheckpointError, match="changed since the run started"):
+        train_charlm(cfg, tmp_path / "run", resume=True, explicit={"steps": 4}, log=quiet)
+
+
+def test_resume_from_a_checkpoint_that_does_not_fit(tiny_corpus, tmp_path):
+    from rnnlab.train.checkpoint import save_run_checkpoint
+
+    cfg = small_cfg(tiny_corpus, steps=2)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    ckpt = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    state = dict(ckpt.model_state)
+    state.pop("decoder.bias")
+    save_run_checkpoint(
+        tmp_path / "run",
+        3,
+        model_state=state,
+        optimizer_state=ckpt.optimizer_state,
+        extra_tensors=ckpt.extra_tensors,
+        meta={k: v for k, v in ckpt.meta.items() if k != "step"},
+    )
+    with pytest.raises(CheckpointError, match=r"decoder\.bias"):
+        train_charlm(cfg, tmp_path / "run", resume=True, explicit={"steps": 4}, log=quiet)
+
+
+def test_relative_and_absolute_data_paths_resume_alike(tiny_corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tiny_corpus.parent)
+    cfg = small_cfg(tiny_corpus.name, steps=2)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    result = train_charlm(
+        cfg,
+        tmp_path / "run",
+        resume=True,
+        explicit={"steps": 3, "data": str(tiny_corpus)},
+        log=quiet,
+    )
+    assert result.step == 3
+
+
+def test_generate_is_seeded_and_leaves_the_global_rng_alone(tiny_corpus, tmp_path):
+    from rnnlab.train.charlm import generate
+
+    train_charlm(small_cfg(tiny_corpus, steps=2), tmp_path / "run", log=quiet)
+    model, vocab, _, _ = load_charlm(tmp_path / "run")
+    before = torch.get_rng_state()
+    chunks = []
+    a = generate(model, vocab, prime="ROMEO:", length=30, seed=5, on_text=chunks.append)
+    b = generate(model, vocab, prime="ROMEO:", length=30, seed=5)
+    generate(model, vocab, length=10)  # unseeded
+    assert torch.equal(before, torch.get_rng_state())
+    assert a == b and len(a) == 30
+    assert "".join(chunks) == "ROMEO:" + a

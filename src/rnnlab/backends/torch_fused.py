@@ -13,7 +13,9 @@ flattened into that buffer (``flatten_parameters``, as torch.nn does), so the la
 each parameter's offset is its ``storage_offset()``.  With a DropConnect mask the dropped
 weights are assembled by one ``torch.cat`` into a fresh buffer of the same layout and the op
 receives views into it; cuDNN finds a single chunk and does not warn, and gradients flow back
-through the views and the ``cat`` to the parameters.
+through the views and the ``cat`` to the parameters.  Locked dropout runs one call per
+layer; on CUDA each call's weights are laid out the same way in a buffer of their own, in the
+one-layer layout that cuDNN reports for them.
 
 LSTM projections on CPU.  oneDNN has no LSTM projection: given proj_size, torch warns and
 falls back to its own (ATen) implementation.  The backend switches oneDNN off for that one
@@ -26,14 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 
 import torch
+import torch.backends.cudnn.rnn
 import torch.backends.mkldnn
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.backends.contract import LayerWeights, Masks, RecurrentSpec, State, permute_state
 
+_CUDNN_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
 _OPS = {
     "lstm": torch.lstm,
     "gru": torch.gru,
@@ -53,6 +58,23 @@ def _onednn_off():
         torch.backends.mkldnn.enabled = before
 
 
+def _place(values: list[Tensor], offsets: list[int], size: int) -> list[Tensor]:
+    """Views shaped like ``values`` into one fresh buffer of ``size`` elements (one ``cat``).
+
+    ``values[i]`` starts at ``offsets[i]``; gaps are zero-filled.
+    """
+    pieces, end = [], 0
+    for i in sorted(range(len(values)), key=lambda i: offsets[i]):
+        if offsets[i] > end:
+            pieces.append(values[i].new_zeros(offsets[i] - end))
+        pieces.append(values[i].reshape(-1))
+        end = offsets[i] + values[i].numel()
+    if size > end:
+        pieces.append(values[0].new_zeros(size - end))
+    buffer = torch.cat(pieces)  # (size,)
+    return [buffer[o : o + v.numel()].view_as(v) for v, o in zip(values, offsets, strict=True)]
+
+
 def _single_chunk(params: list[Tensor], values: list[Tensor]) -> list[Tensor]:
     """Place ``values`` in one fresh buffer where ``params`` sit in their shared storage.
 
@@ -63,17 +85,52 @@ def _single_chunk(params: list[Tensor], values: list[Tensor]) -> list[Tensor]:
     if any(p.untyped_storage().data_ptr() != storage.data_ptr() for p in params):
         return values
     size = storage.nbytes() // params[0].element_size()
-    pieces, end = [], 0
-    for i in sorted(range(len(params)), key=lambda i: params[i].storage_offset()):
-        start = params[i].storage_offset()
-        if start > end:
-            pieces.append(values[i].new_zeros(start - end))
-        pieces.append(values[i].reshape(-1))
-        end = start + params[i].numel()
-    if size > end:
-        pieces.append(values[0].new_zeros(size - end))
-    buffer = torch.cat(pieces)  # (size,)
-    return [buffer[p.storage_offset() : p.storage_offset() + p.numel()].view_as(p) for p in params]
+    return _place(values, [p.storage_offset() for p in params], size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cudnn_layer_layout(
+    mode: str, shapes: tuple, hidden: int, proj: int, bidirectional: bool, dtype, device
+) -> tuple[list[int], int]:
+    """Offsets of one layer's weights in cuDNN's buffer for a one-layer stack, and its size.
+
+    Asked of cuDNN itself: scratch tensors of the layer's shapes are flattened the way
+    ``flatten_parameters`` does it, and their offsets read back.
+    """
+    scratch = [torch.empty(shape, dtype=dtype, device=device) for shape in shapes]
+    per_direction = len(shapes) // (2 if bidirectional else 1)
+    buffer = torch._cudnn_rnn_flatten_weight(
+        scratch,
+        per_direction,
+        shapes[0][1],
+        torch.backends.cudnn.rnn.get_cudnn_mode(_CUDNN_MODES[mode]),
+        hidden,
+        proj,
+        1,
+        False,
+        bidirectional,
+    )
+    return [t.storage_offset() for t in scratch], buffer.numel()
+
+
+def _layer_chunk(spec: RecurrentSpec, values: list[Tensor]) -> list[Tensor]:
+    """One layer's weights laid out as cuDNN wants them for a one-layer call (CUDA only).
+
+    A slice of the whole stack's buffer does not do: cuDNN reads the weights from the start
+    of their storage, so every layer after the first would be copied, with a warning.
+    """
+    if not (values[0].is_cuda and torch._use_cudnn_rnn_flatten_weight()):
+        return values
+    offsets, size = _cudnn_layer_layout(
+        spec.mode,
+        tuple(tuple(v.shape) for v in values),
+        spec.hidden_size,
+        spec.proj_size,
+        spec.bidirectional,
+        values[0].dtype,
+        values[0].device,
+    )
+    return _place(values, offsets, size)
 
 
 def _fused_weights(weights: list[LayerWeights], masks: Masks) -> list[Tensor]:
@@ -83,7 +140,9 @@ def _fused_weights(weights: list[LayerWeights], masks: Masks) -> list[Tensor]:
         for i, w in enumerate(weights)
         for t in dataclasses.replace(w, w_hh=masks.dropped_w_hh(i, w.w_hh)).torch_order()
     ]
-    if masks.weight_hh is not None and values[0].is_cuda:
+    # the whole stack in one call: cuDNN's buffer is the parameters' own (layer by layer,
+    # `_layer_chunk` lays each call's weights out instead)
+    if masks.weight_hh is not None and masks.between_layers is None and values[0].is_cuda:
         values = _single_chunk([t for w in weights for t in w.torch_order()], values)
     return values
 
@@ -148,7 +207,7 @@ def _run(
         if layer:
             mask = masks.between_layers[layer - 1]  # (B, D·P)
             x = x * (mask if batch_sizes is None else _packed_rows(mask, batch_sizes))
-        layer_flat = flat[layer * per_layer : (layer + 1) * per_layer]
+        layer_flat = _layer_chunk(spec, flat[layer * per_layer : (layer + 1) * per_layer])
         layer_state = _rows(state, slice(layer * dirs, (layer + 1) * dirs))
         x, final = _call(spec, x, batch_sizes, layer_state, layer_flat, 1, 0.0, masks.training)
         finals.append(final)

@@ -22,13 +22,28 @@ def add_parser(sub) -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--unknown",
+        choices=("error", "drop", "replace"),
+        default="error",
+        help="what to do with characters the model never saw (default: error, listing them)",
+    )
+    parser.add_argument(
+        "--replace-with", metavar="CHAR", default=None, help="replacement for --unknown replace"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rnnlab.train.charlm import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.ckpt, args.data, device=args.device)
+    result = evaluate_checkpoint(
+        args.ckpt,
+        args.data,
+        device=args.device,
+        unknown=args.unknown,
+        replacement=args.replace_with,
+    )
     if args.json:
         print(json.dumps(result))
     else:

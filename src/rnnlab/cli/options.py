@@ -55,7 +55,7 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> dict[str, Any]:
     """A preset by name (shipped) or by path to a TOML file."""
     path = Path(name)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file():
         return load_toml(path)
     if name not in preset_names():
         raise InputError(

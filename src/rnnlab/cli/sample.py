@@ -46,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
     model, vocab, _, _ = load_charlm(args.ckpt, args.device)
     out = sys.stdout
-    out.write(args.prime)
-    out.flush()
 
     def emit(text: str) -> None:
         out.write(text)

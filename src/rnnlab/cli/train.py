@@ -106,6 +106,8 @@ def run_charlm(args: argparse.Namespace) -> int:
 
         raise InputError("train charlm: give a budget, --steps N or --minutes M")
     result = train_charlm(cfg, args.out, resume=args.resume, explicit=explicit, log=_log)
+    if not result.main_process:  # under torchrun only the first process reports
+        return 0 if result.ok else 1
     if not result.ok:
         print(f"rnnlab train: error: {result.message}", file=sys.stderr)
         return 1

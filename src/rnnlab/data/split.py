@@ -97,7 +97,7 @@ def check_split_sizes(
             f"corpus too small: {total:,} characters split as {sizes}, but batch_size "
             f"{batch_size} x seq_len {seq_len} needs at least {need:,} training characters "
             "(batch_size x seq_len + 1); use a larger corpus, a larger train fraction, or a "
-            "smaller --batch-size / --seq-len"
+            "smaller --batch / --seq-len"
         )
     for name in eval_splits:
         if name in splits and len(splits[name]) < MIN_EVAL_TOKENS:

@@ -170,9 +170,9 @@ class CharVocab:
         missing = self.unknown_chars(text)
         raise DataError(
             f"CharVocab.encode: the text has {len(missing)} character(s) not in the vocabulary "
-            f"of {len(self)}: {_describe_chars(missing)}; pass unknown='replace' with "
-            "replacement=CHAR (CLI: --replace-unknown CHAR) to map them to a known character, "
-            "or unknown='drop' to leave them out"
+            f"of {len(self)}: {_describe_chars(missing)}; map them to a known character with "
+            "unknown='replace', replacement=CHAR (on the command line: --unknown replace "
+            "--replace-with CHAR), or leave them out with unknown='drop' (--unknown drop)"
         )
 
     def decode(self, ids: Any) -> str:

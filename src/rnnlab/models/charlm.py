@@ -5,7 +5,8 @@
     p(x_{t+1} | x_≤t) = softmax(W h_t + b)                        # (T, B, V)
 
 Dropout (`dropout`) is applied to the embeddings, between recurrent layers and before the
-decoder (the non-recurrent connections, as Zaremba et al. 2014). With `tie_weights` the
+decoder (the non-recurrent connections, as Zaremba et al. 2014); with `locked_dropout` all
+three use one mask per sequence for every timestep (variational dropout). With `tie_weights` the
 decoder reuses the embedding matrix (Press & Wolf 2017), which needs embed_dim equal to the
 recurrent output size.
 """
@@ -100,7 +101,9 @@ class CharLM(nn.Module):
                 self.rnn = rnn.GRU(in_size, cfg.hidden, **kwargs)
             else:
                 self.rnn = rnn.RNN(in_size, cfg.hidden, nonlinearity=cfg.nonlinearity, **kwargs)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = (
+            rnn.LockedDropout(cfg.dropout) if cfg.locked_dropout else nn.Dropout(cfg.dropout)
+        )
         self.decoder = nn.Linear(out_size, vocab_size)
         if cfg.tie_weights:
             if not cfg.embed_dim or cfg.embed_dim != out_size:

@@ -194,7 +194,7 @@ class RecurrentBase(nn.Module):
 
         Only on CUDA with cuDNN; a no-op elsewhere (CPU ops take the weights as they are).
         """
-        weights = self._flat_weights()
+        weights = self._flat_weights
         first = weights[0]
         if not (first.is_cuda and torch.backends.cudnn.is_acceptable(first)):
             return
@@ -217,7 +217,9 @@ class RecurrentBase(nn.Module):
                 self.bidirectional,
             )
 
+    @property
     def _flat_weights(self) -> list[Tensor]:
+        """The torch-named parameters in torch.nn's order (torch.nn keeps the same list)."""
         return [getattr(self, name) for name in self._flat_weights_names]
 
     def _apply(self, fn, recurse=True):

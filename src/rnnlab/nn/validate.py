@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -61,16 +62,20 @@ def check_tensor(owner: str, what: str, value: object, pattern: Sequence[int | s
 
 
 def check_like_parameters(owner: str, what: str, value: Tensor, param: Tensor) -> None:
-    """Same device as the parameters, and their dtype (or autocast's while it is active)."""
+    """Same device as the parameters, and their dtype unless autocast is active.
+
+    Under autocast any floating dtype is accepted, as torch.nn does: autocast casts the
+    operands itself (cuDNN's RNN even runs in float16 under a bfloat16 autocast, so the state
+    a fused layer returns may be in either).
+    """
     if value.device != param.device:
         raise InputError(
             f"{owner}: expected {what} on {param.device} (where the parameters are), "
             f"got {value.device}"
         )
-    allowed = [param.dtype]
-    if torch.is_autocast_enabled(value.device.type):
-        allowed.append(torch.get_autocast_dtype(value.device.type))
-    if value.dtype not in allowed:
+    if torch.is_autocast_enabled(value.device.type) and value.is_floating_point():
+        return
+    if value.dtype != param.dtype:
         raise InputError(
             f"{owner}: expected {what} of dtype {param.dtype} (the parameters' dtype), got "
             f"{value.dtype}; convert it with .to({param.dtype}) or the module with "
@@ -83,10 +88,12 @@ def check_lengths(owner: str, lengths: object, batch: int, steps: int) -> Tensor
 
     Args:
         owner: module name for messages.
-        lengths: 1-D integer tensor, or a list/tuple of ints, in any order.
+        lengths: 1-D integer tensor or NumPy array, or a list/tuple of ints, in any order.
         batch: B, the number of sequences.
         steps: T, the padded length.
     """
+    if isinstance(lengths, np.ndarray):
+        lengths = torch.from_numpy(lengths) if lengths.ndim else lengths.tolist()
     if isinstance(lengths, Tensor):
         if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
             raise InputError(f"{owner}: expected integer lengths, got dtype {lengths.dtype}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from rnnlab.errors import CheckpointError, InputError
 from rnnlab.models.charlm import CharLM, CharLMConfig
 from rnnlab.train import distributed as D
 from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
-from rnnlab.train.config import TrainConfig
+from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.lm_task import LMTask, held_out_loss
 from rnnlab.train.metrics import bits
 from rnnlab.train.runtime import precision_name, resolve_device, resolve_precision
@@ -63,6 +65,33 @@ def fractions(cfg: CharLMRunConfig) -> tuple[float, float, float]:
     return (1.0 - cfg.val_fraction - cfg.test_fraction, cfg.val_fraction, cfg.test_fraction)
 
 
+def check_charlm_config(cfg: CharLMRunConfig) -> None:
+    """Fail before any work is done when a setting is out of its range (InputError)."""
+    check_train_config(cfg)
+    for name in ("batch", "seq_len", "eval_streams", "eval_seq_len", "layers", "hidden"):
+        if getattr(cfg, name) < 1:
+            raise InputError(f"charlm: expected {name} >= 1, got {getattr(cfg, name)}")
+    if not (
+        0 <= cfg.val_fraction < 1
+        and 0 <= cfg.test_fraction < 1
+        and cfg.val_fraction + cfg.test_fraction < 1
+    ):
+        raise InputError(
+            "charlm: expected val_fraction and test_fraction in [0, 1) leaving some training "
+            f"text, got {cfg.val_fraction} and {cfg.test_fraction}"
+        )
+
+
+def canonical_data(spec: str) -> str:
+    """A corpus name as is; a path made absolute, so a run finds it again from anywhere."""
+    return spec if spec in CORPORA else str(Path(spec).expanduser().resolve())
+
+
+def fingerprint(text: str) -> dict[str, int]:
+    """Size and CRC-32 of a corpus, to notice on resume that it changed."""
+    return {"chars": len(text), "crc32": zlib.crc32(text.encode("utf-8"))}
+
+
 def prepare_data(cfg: CharLMRunConfig, vocab: CharVocab | None = None):
     """Load the corpus, build (or check against) the vocabulary, encode and split it."""
     corpus = load_corpus(cfg.data)
@@ -89,6 +118,8 @@ def resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> CharLMRunC
     raises CheckpointError listing the settings.
     """
     base = from_dict(CharLMRunConfig, saved)
+    if "data" in explicit:
+        explicit = {**explicit, "data": canonical_data(str(explicit["data"]))}
     cfg = override(base, explicit)
     changed = [
         f"{f.name}: run has {getattr(base, f.name)!r}, asked for {getattr(cfg, f.name)!r}"
@@ -123,6 +154,7 @@ def train_charlm(
         log: where one-line messages go.
     """
     out = Path(out)
+    cfg = override(cfg, {"data": canonical_data(cfg.data)})
     ckpt = None
     if resume:
         if has_checkpoints(out):
@@ -135,12 +167,15 @@ def train_charlm(
                     f"charlm: {ckpt.path} is a {ckpt.meta.get('task')!r} checkpoint, "
                     "not a charlm one"
                 )
+            if "config" not in ckpt.meta or "vocab" not in ckpt.meta:
+                raise CheckpointError(f"charlm: {ckpt.path} lacks its config or vocabulary")
             cfg = resume_config(ckpt.meta["config"], explicit or {})
     elif has_checkpoints(out):
         raise InputError(
             f"charlm: {out} already holds a run; pass --resume to continue it, "
             "or --out to start a new one elsewhere"
         )
+    check_charlm_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device, info = resolve_device(cfg.device), D.DistInfo()
@@ -155,6 +190,14 @@ def train_charlm(
             log = _silent
         vocab = CharVocab.from_json(ckpt.meta["vocab"]) if ckpt else None
         corpus, vocab, splits = _load_data_in_order(cfg, vocab, info)
+        if ckpt is not None:
+            saved = ckpt.meta.get("data", {}).get("fingerprint")
+            if saved is not None and saved != fingerprint(corpus.text):
+                raise CheckpointError(
+                    f"charlm: the corpus {cfg.data!r} changed since the run started "
+                    f"(now {len(corpus.text):,} characters, the run had {saved['chars']:,}); "
+                    "resuming on other text would not continue the run"
+                )
         torch.manual_seed(cfg.seed)
         model = CharLM(len(vocab), CharLMConfig.from_config(cfg)).to(device)
         torch.manual_seed(cfg.seed + 1 + info.rank)
@@ -166,12 +209,17 @@ def train_charlm(
             eval_streams=cfg.eval_streams,
             eval_seq_len=cfg.eval_seq_len,
             dist_info=info,
+            state_dtype=model.decoder.weight.dtype,
         )
         meta = {
             "task": TASK,
             "rnnlab_version": __version__,
             "vocab": vocab.to_json(),
-            "data": {"spec": cfg.data, "name": corpus.name, "chars": len(corpus.text)},
+            "data": {
+                "spec": cfg.data,
+                "name": corpus.name,
+                "fingerprint": fingerprint(corpus.text),
+            },
         }
         trainer = Trainer(
             model,
@@ -254,6 +302,16 @@ def load_charlm(path: str | Path, device: str = "cpu"):
     return model, vocab, cfg, ckpt
 
 
+def encode_prime(
+    vocab: CharVocab, prime: str, *, unknown: str = "error", replacement: str | None = None
+) -> list[int]:
+    """The prime's ids; unknown characters raise (listing them), or are dropped/replaced."""
+    ids = vocab.encode(prime, unknown=unknown, replacement=replacement).tolist()
+    if prime and not ids:
+        raise InputError("sample: the prime has no character the model knows")
+    return ids
+
+
 @torch.inference_mode()
 def generate(
     model: CharLM,
@@ -271,56 +329,63 @@ def generate(
 ) -> str:
     """Sample `length` characters after `prime`, calling `on_text(chunk)` as they come.
 
-    An empty prime starts from a newline when the vocabulary has one, else from a uniformly
-    drawn character. Characters of the prime the model never saw raise an error listing them
-    (or are dropped/replaced, with unknown="drop"/"replace").
+    The prime is checked first, then passed to `on_text` (so a caller that prints it prints
+    nothing for a bad prime). An empty prime starts from a newline when the vocabulary has
+    one, else from a uniformly drawn character. Characters of the prime the model never saw
+    raise an error listing them (or are dropped/replaced, with unknown="drop"/"replace").
+    Without a seed the draws come from a fresh random seed (the global RNG is not touched).
     Returns the generated text (without the prime).
     """
     check_sampling(temperature, top_k, top_p)
     if length < 0:
         raise InputError(f"sample: expected length >= 0, got {length}")
+    ids = encode_prime(vocab, prime, unknown=unknown, replacement=replacement)
+    emit = on_text if on_text is not None else (lambda text: None)
+    emit(prime)
     device = model.decoder.weight.device
     gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else torch.seed())
-    if prime:
-        ids = vocab.encode(prime, unknown=unknown, replacement=replacement)
-        if len(ids) == 0:
-            raise InputError("sample: the prime has no character the model knows")
-    elif "\n" in vocab.chars:
-        ids = vocab.encode("\n")
-    else:
+    gen.manual_seed(seed if seed is not None else random.SystemRandom().randrange(2**63))
+    if not ids:
+        ids = vocab.encode("\n").tolist() if "\n" in vocab.chars else []
+    if not ids:
         ids = [int(torch.randint(len(vocab), (1,), generator=gen, device=device))]
     model.eval()
-    x = torch.as_tensor(ids, dtype=torch.long, device=device).view(-1, 1)  # (P, 1)
-    logits, state = model(x)
+    logits, state = model(torch.as_tensor(ids, device=device).view(-1, 1))  # (P, 1, V)
     out = []
-    for _ in range(length):
+    for i in range(length):
         nxt = sample(logits[-1], temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
-        ch = vocab.decode([int(nxt)])
-        out.append(ch)
-        if on_text is not None:
-            on_text(ch)
-        logits, state = model(nxt.view(1, 1), state)
+        out.append(vocab.decode(nxt.tolist()))
+        emit(out[-1])
+        if i + 1 < length:
+            logits, state = model(nxt.view(1, 1), state)
     return "".join(out)
 
 
-def evaluate_checkpoint(path: str | Path, data: str | None = None, *, device: str = "cpu"):
+def evaluate_checkpoint(
+    path: str | Path,
+    data: str | None = None,
+    *,
+    device: str = "cpu",
+    unknown: str = "error",
+    replacement: str | None = None,
+):
     """Held-out loss of a checkpoint.
 
     `data` None: the test split of the run's own data, split as in training; a named corpus:
-    its test split; a path: the whole text of that file or directory.
+    its test split (fractions as in training); a path: the whole text of that file or
+    directory. Characters the model never saw raise an error listing them, or are dropped or
+    replaced (unknown="drop"/"replace").
     Returns {"loss", "bpc", "tokens", "data", "split"}.
     """
     model, vocab, cfg, _ = load_charlm(path, device)
+    spec = data or cfg.data
+    ids = vocab.encode(load_corpus(spec).text, unknown=unknown, replacement=replacement)
+    split = "all"
     if data is None or data in CORPORA:
-        spec = data or cfg.data
-        _, _, splits = prepare_data(override(cfg, {"data": spec}), vocab)
-        ids, split = splits["test"], "test"
-    else:
-        spec = data
-        ids, split = vocab.encode(load_corpus(spec).text), "all"
-        if len(ids) < 2:
-            raise InputError(f"eval: {spec} is too short to evaluate (needs 2 characters)")
-    device_ = model.decoder.weight.device
-    result = held_out_loss(model, ids, cfg.eval_streams, cfg.eval_seq_len, device_)
+        ids, split = split_ids(ids, fractions(cfg))["test"], "test"
+    if len(ids) < 2:
+        raise InputError(f"eval: the {split} text of {spec} is too short (needs 2 characters)")
+    result = held_out_loss(
+        model, ids, cfg.eval_streams, cfg.eval_seq_len, model.decoder.weight.device
+    )
     return {**result, "bpc": bits(result["loss"]), "data": spec, "split": split}

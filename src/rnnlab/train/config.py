@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnlab.errors import InputError
+
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sgd")
+SCHEDULES = ("constant", "cosine", "step")
+PRECISIONS = ("auto", "fp32", "bf16")
+
 
 @dataclass
 class TrainConfig:
@@ -49,3 +55,37 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0  # and at least this often in wall-clock time
     keep_checkpoints: int = 2  # most recent checkpoints kept on disk
     progress: bool = True  # tqdm progress bar
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Fail before any work is done when a setting is out of its range (InputError)."""
+    problems = []
+
+    def need(ok: bool, name: str, expected: str) -> None:
+        if not ok:
+            problems.append(f"{name} {expected}, got {getattr(cfg, name)!r}")
+
+    if cfg.steps is None and cfg.minutes is None:
+        problems.append("a budget: steps or minutes (or both)")
+    need(cfg.steps is None or cfg.steps >= 1, "steps", ">= 1")
+    need(cfg.minutes is None or cfg.minutes > 0, "minutes", "> 0")
+    need(cfg.optimizer in OPTIMIZERS, "optimizer", f"in {', '.join(OPTIMIZERS)}")
+    need(cfg.schedule in SCHEDULES, "schedule", f"in {', '.join(SCHEDULES)}")
+    need(cfg.precision in PRECISIONS, "precision", f"in {', '.join(PRECISIONS)}")
+    need(cfg.lr >= 0, "lr", ">= 0")
+    need(cfg.warmup >= 0, "warmup", ">= 0")
+    need(0 <= cfg.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]")
+    need(cfg.decay_every >= 1, "decay_every", ">= 1")
+    need(cfg.decay_rate > 0, "decay_rate", "> 0")
+    need(cfg.clip_norm is None or cfg.clip_norm > 0, "clip_norm", "> 0 or none")
+    need(cfg.clip_value is None or cfg.clip_value > 0, "clip_value", "> 0 or none")
+    need(cfg.eval_every >= 0, "eval_every", ">= 0")
+    need(cfg.eval_tokens is None or cfg.eval_tokens >= 1, "eval_tokens", ">= 1 or none")
+    need(cfg.patience is None or cfg.patience >= 1, "patience", ">= 1 or none")
+    need(cfg.threads is None or cfg.threads >= 1, "threads", ">= 1 or none")
+    need(cfg.log_every >= 1, "log_every", ">= 1")
+    need(cfg.checkpoint_every >= 1, "checkpoint_every", ">= 1")
+    need(cfg.checkpoint_minutes > 0, "checkpoint_minutes", "> 0")
+    need(cfg.keep_checkpoints >= 1, "keep_checkpoints", ">= 1")
+    if problems:
+        raise InputError("settings: expected " + "; ".join(problems))

@@ -63,11 +63,20 @@ def teardown() -> None:
 
 def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
     """True on every process when `flag` is true on any (a collective: call it everywhere)."""
+    return max_over_processes([float(flag)], info, device)[0] > 0
+
+
+def max_over_processes(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Each value's maximum over all processes (a collective: call it everywhere).
+
+    Used to agree on time-dependent decisions: the slowest process's step time, whether any
+    process caught a signal.
+    """
     if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return t.tolist()
 
 
 def gather_cat(tensor: torch.Tensor, info: DistInfo, dim: int) -> torch.Tensor:

@@ -33,6 +33,9 @@ class LMTask:
         device: where batches go.
         eval_streams, eval_seq_len: layout of held-out evaluation.
         dist_info: this process's place in a torchrun job.
+        state_dtype: dtype of a restored carried state (the model's parameters'); under
+            autocast the carried state may be in a lower precision, which a resumed run with
+            other settings must not inherit.
     """
 
     def __init__(
@@ -45,8 +48,10 @@ class LMTask:
         eval_streams: int = 32,
         eval_seq_len: int = 256,
         dist_info: D.DistInfo | None = None,
+        state_dtype: torch.dtype = torch.float32,
     ):
         self.splits = splits
+        self.state_dtype = state_dtype
         self.device = device
         self.dist = dist_info or D.DistInfo()
         self.eval_streams = eval_streams
@@ -95,7 +100,7 @@ class LMTask:
             return
         local = self.stream.batch_size // self.dist.world_size
         lo = self.dist.rank * local
-        parts = [p[:, lo : lo + local].to(self.device) for p in parts]
+        parts = [p[:, lo : lo + local].to(self.device, self.state_dtype) for p in parts]
         self.carry = tuple(parts) if len(parts) > 1 else parts[0]
 
 

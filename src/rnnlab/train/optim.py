@@ -25,9 +25,7 @@ from typing import Any
 import torch
 
 from rnnlab.errors import InputError
-from rnnlab.train.config import TrainConfig
-
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sgd")
+from rnnlab.train.config import OPTIMIZERS, TrainConfig
 
 
 def _listed(item: Any) -> Any:

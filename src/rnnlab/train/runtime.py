@@ -8,8 +8,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.errors import InputError
-
-PRECISIONS = ("auto", "fp32", "bf16")
+from rnnlab.train.config import PRECISIONS
 
 
 def resolve_device(name: str) -> torch.device:

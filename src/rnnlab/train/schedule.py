@@ -24,9 +24,7 @@ from __future__ import annotations
 import math
 
 from rnnlab.errors import InputError
-from rnnlab.train.config import TrainConfig
-
-SCHEDULES = ("constant", "cosine", "step")
+from rnnlab.train.config import SCHEDULES, TrainConfig
 
 
 def lr_factor(step: int, progress: float, cfg: TrainConfig) -> float:

@@ -11,7 +11,8 @@ A run lives in one directory:
 Budgets (`steps`, `minutes`) count the whole run across resumes, so the same command with
 `--resume` completes an interrupted run. SIGINT and SIGTERM save a checkpoint and stop at the
 next step boundary; a non-finite loss or gradient stops the run without saving over the last
-good checkpoint.
+good checkpoint. Under DDP every decision that depends on time or on one process (signals,
+time-based checkpoints, the time budget, early stopping) is agreed by all processes each step.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from rnnlab.config import to_dict
+from rnnlab.errors import CheckpointError
 from rnnlab.train import distributed as D
 from rnnlab.train.atomic import atomic_write_json
-from rnnlab.train.checkpoint import Checkpoint, save_run_checkpoint
-from rnnlab.train.config import TrainConfig
+from rnnlab.train.checkpoint import Checkpoint, check_state_dict, save_run_checkpoint
+from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.metrics import MetricsLog, bits, read_metrics, truncate_after
 from rnnlab.train.optim import build_optimizer, clip_gradients
 from rnnlab.train.plot import plot_losses
@@ -54,6 +57,7 @@ class FitResult:
     message: str
     checkpoint: Path | None
     last_eval: dict[str, float] = field(default_factory=dict)
+    main_process: bool = True  # False on the other processes of a torchrun job
 
     @property
     def ok(self) -> bool:
@@ -71,7 +75,8 @@ class Trainer:
         meta: task-level description stored in every checkpoint (e.g. vocabulary, task name).
         device, dtype: where to compute and the autocast dtype (fp32 disables autocast).
         dist_info: this process's place in a torchrun job.
-        resume: a checkpoint to continue from (model, optimizer, data, RNG, counters).
+        resume: a checkpoint to continue from (model, optimizer, data, RNG, counters); None
+            starts a fresh run (and a fresh metrics log).
         log: where one-line messages go (rank 0 only).
     """
 
@@ -89,8 +94,7 @@ class Trainer:
         resume: Checkpoint | None = None,
         log=print,
     ):
-        if cfg.steps is None and cfg.minutes is None:
-            raise ValueError("Trainer: expected a budget, steps or minutes (or both)")
+        check_train_config(cfg)
         self.model = model
         self.task = task
         self.cfg = cfg
@@ -108,7 +112,9 @@ class Trainer:
         self.bad_evals = 0
         self.last_eval: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
+        self.window = [0.0, 0]  # loss·tokens and tokens since the last train record
         self._signal: int | None = None
+        self._resumed = resume is not None
         if resume is not None:
             self._restore(resume)
         self.ddp = (
@@ -122,17 +128,30 @@ class Trainer:
     # -- state -----------------------------------------------------------------------------
 
     def _restore(self, ckpt: Checkpoint) -> None:
+        """Continue from `ckpt`; a checkpoint that does not fit is a CheckpointError."""
+        check_state_dict(self.model.state_dict(), ckpt.model_state, source=ckpt.path)
         self.model.load_state_dict(ckpt.model_state)
-        if ckpt.optimizer_state is not None:
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
-        counters = ckpt.meta["trainer"]
-        self.step = int(counters["step"])
-        self.elapsed = float(counters["elapsed"])
-        self.tokens = int(counters["tokens"])
-        best = counters.get("best_val")
-        self.best_val = math.inf if best is None else float(best)
-        self.bad_evals = int(counters.get("bad_evals", 0))
-        self.last_eval = dict(counters.get("last_eval", {}))
+        try:
+            counters = ckpt.meta["trainer"]
+            rng = ckpt.meta["rng"]
+            if ckpt.optimizer_state is not None:
+                self.optimizer.load_state_dict(ckpt.optimizer_state)
+            self.step = int(counters["step"])
+            self.elapsed = float(counters["elapsed"])
+            self.tokens = int(counters["tokens"])
+            best = counters.get("best_val")
+            self.best_val = math.inf if best is None else float(best)
+            self.bad_evals = int(counters.get("bad_evals", 0))
+            self.last_eval = dict(counters.get("last_eval", {}))
+            self.window = [
+                float(counters.get("window_loss", 0.0)),
+                int(counters.get("window_tokens", 0)),
+            ]
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"checkpoint {ckpt.path} cannot be resumed: its training state is missing or "
+                f"does not fit ({type(err).__name__}: {err})"
+            ) from None
         self.last_checkpoint = ckpt.path
         task_tensors = {
             k.removeprefix("task."): v
@@ -143,13 +162,11 @@ class Trainer:
         saved_world = int(ckpt.meta.get("world_size", 1))
         rank_rng = ckpt.extra_tensors.get(f"rng.torch.{self.dist.rank}")
         if saved_world == self.dist.world_size:
-            restore_rng_state(ckpt.meta["rng"])
+            restore_rng_state(rng)
             if rank_rng is not None:
                 torch.set_rng_state(rank_rng)
         else:
             torch.manual_seed(self.cfg.seed + 1000 * self.step + self.dist.rank)
-        if self.dist.is_main:
-            truncate_after(self.run_dir / "metrics.jsonl", self.step)
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step (a collective under DDP; rank 0 writes)."""
@@ -158,36 +175,37 @@ class Trainer:
         if self.dist.enabled:
             states = D.gather_stack(torch.get_rng_state().to(self.device), self.dist)
             extra.update({f"rng.torch.{r}": s.cpu() for r, s in enumerate(states)})
-        path = None
-        if self.dist.is_main:
-            meta = dict(self.meta)
-            meta.update(
-                config=_config_dict(self.cfg),
-                task_state=task_meta,
-                rng=capture_rng_state(),
-                world_size=self.dist.world_size,
-                trainer={
-                    "step": self.step,
-                    "elapsed": self.elapsed,
-                    "tokens": self.tokens,
-                    "best_val": self.best_val if math.isfinite(self.best_val) else None,
-                    "bad_evals": self.bad_evals,
-                    "last_eval": self.last_eval,
-                    "precision": precision_name(self.dtype),
-                },
-            )
-            path = save_run_checkpoint(
-                self.run_dir,
-                self.step,
-                model_state=self.model.state_dict(),
-                optimizer_state=self.optimizer.state_dict(),
-                extra_tensors=extra,
-                meta=meta,
-                keep=self.cfg.keep_checkpoints,
-            )
-            self.last_checkpoint = path
-            self._plot()
-        return path
+        if not self.dist.is_main:
+            return None
+        meta = dict(self.meta)
+        meta.update(
+            config=to_dict(self.cfg),
+            task_state=task_meta,
+            rng=capture_rng_state(),
+            world_size=self.dist.world_size,
+            trainer={
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "tokens": self.tokens,
+                "best_val": self.best_val if math.isfinite(self.best_val) else None,
+                "bad_evals": self.bad_evals,
+                "last_eval": self.last_eval,
+                "window_loss": self.window[0],
+                "window_tokens": self.window[1],
+                "precision": precision_name(self.dtype),
+            },
+        )
+        self.last_checkpoint = save_run_checkpoint(
+            self.run_dir,
+            self.step,
+            model_state=self.model.state_dict(),
+            optimizer_state=self.optimizer.state_dict(),
+            extra_tensors=extra,
+            meta=meta,
+            keep=self.cfg.keep_checkpoints,
+        )
+        self._plot()
+        return self.last_checkpoint
 
     def _plot(self) -> None:
         metrics = self.run_dir / "metrics.jsonl"
@@ -217,9 +235,12 @@ class Trainer:
     def fit(self) -> FitResult:
         """Train until the budget is spent, early stopping, a signal or a non-finite loss."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        metrics = MetricsLog(self.run_dir / "metrics.jsonl") if self.dist.is_main else None
+        metrics = None
         if self.dist.is_main:
-            atomic_write_json(self.run_dir / "config.json", _config_dict(self.cfg))
+            # a fresh run starts a fresh log; a resumed one drops what followed its checkpoint
+            truncate_after(self.run_dir / "metrics.jsonl", self.step if self._resumed else -1)
+            metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+            atomic_write_json(self.run_dir / "config.json", to_dict(self.cfg))
         old_handlers = self._install_signal_handlers()
         try:
             stopped, message = self._loop(metrics)
@@ -247,21 +268,21 @@ class Trainer:
             message=message,
             checkpoint=self.last_checkpoint,
             last_eval=self.last_eval,
+            main_process=self.dist.is_main,
         )
 
     def _loop(self, metrics: MetricsLog | None) -> tuple[str, str]:
         """The training steps; returns (why it stopped, message)."""
         cfg = self.cfg
         bar = self._progress_bar()
-        window_loss, window_tokens, window_time = 0.0, 0, 0.0
+        window_time = 0.0
         last_save_time = time.monotonic()
-        stopped, message = None, ""
         self.model.train()
         try:
             while True:
                 stopped = self.budget_spent()
                 if stopped:
-                    break
+                    return stopped, ""
                 t0 = time.perf_counter()
                 lr = cfg.lr * lr_factor(self.step, self.progress(), cfg)
                 for group in self.optimizer.param_groups:
@@ -269,73 +290,84 @@ class Trainer:
                 with autocast(self.device, self.dtype):
                     loss, tokens = self.task.train_loss(self.ddp)
                 loss_value = loss.item()
-                bad = not math.isfinite(loss_value)
-                if D.any_true(bad, self.dist, self.device):
-                    stopped, message = "non-finite", self._non_finite("loss", loss_value)
-                    break
+                if D.any_true(not math.isfinite(loss_value), self.dist, self.device):
+                    return "non-finite", self._non_finite("loss", loss_value)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 norm = clip_gradients(
                     self.model.parameters(), clip_norm=cfg.clip_norm, clip_value=cfg.clip_value
                 )
-                if not math.isfinite(norm):
-                    stopped, message = "non-finite", self._non_finite("gradient norm", norm)
-                    break
+                if not math.isfinite(norm):  # the same on every process: gradients are averaged
+                    return "non-finite", self._non_finite("gradient norm", norm)
                 self.optimizer.step()
                 self.step += 1
                 tokens *= self.dist.world_size
                 self.tokens += tokens
-                window_loss += loss_value * tokens
-                window_tokens += tokens
-                dt = time.perf_counter() - t0
+                self.window[0] += loss_value * tokens
+                self.window[1] += tokens
+                # one collective per step: the slowest process's time, signals, time-based saves
+                dt, signalled, save_due = D.max_over_processes(
+                    [
+                        time.perf_counter() - t0,
+                        float(self._signal is not None),
+                        float(time.monotonic() - last_save_time > 60.0 * cfg.checkpoint_minutes),
+                    ],
+                    self.dist,
+                    self.device,
+                )
                 self.elapsed += dt
                 window_time += dt
                 if bar is not None:
                     bar.update(1 if cfg.steps else dt)
                 if self.step % cfg.log_every == 0 or self.budget_spent():
-                    mean = window_loss / max(window_tokens, 1)
-                    record = {
-                        "step": self.step,
-                        "split": "train",
-                        "loss": mean,
-                        "bpc": bits(mean),
-                        "lr": lr,
-                        "grad_norm": norm,
-                        "tokens_per_s": window_tokens / max(window_time, 1e-9),
-                        "elapsed": self.elapsed,
-                    }
-                    if metrics is not None:
-                        metrics.append(record)
-                    if bar is not None:
-                        bar.set_postfix(
-                            loss=f"{mean:.3f}",
-                            bpc=f"{bits(mean):.3f}",
-                            tok_s=f"{record['tokens_per_s']:.0f}",
-                            refresh=False,
-                        )
-                    window_loss, window_tokens, window_time = 0.0, 0, 0.0
+                    self._log_train(metrics, bar, lr, norm, window_time)
+                    window_time = 0.0
                 if cfg.eval_every and self.step % cfg.eval_every == 0 and not self.budget_spent():
                     t1 = time.perf_counter()
                     early = self._evaluate(metrics, bar, max_tokens=cfg.eval_tokens)
-                    self.elapsed += time.perf_counter() - t1
-                    if early:
-                        stopped, message = "early-stopping", early
-                        break
-                if D.any_true(self._signal is not None, self.dist, self.device):
-                    stopped = "signal"
-                    break
-                due = self.step % cfg.checkpoint_every == 0 or (
-                    time.monotonic() - last_save_time > 60.0 * cfg.checkpoint_minutes
-                )
-                if D.any_true(due, self.dist, self.device):
+                    (spent,) = D.max_over_processes(
+                        [time.perf_counter() - t1], self.dist, self.device
+                    )
+                    self.elapsed += spent
+                    if D.any_true(bool(early), self.dist, self.device):
+                        return "early-stopping", early
+                if signalled:
+                    return "signal", ""
+                if self.step % cfg.checkpoint_every == 0 or save_due:
                     t1 = time.perf_counter()
                     self.save()
-                    self.elapsed += time.perf_counter() - t1
+                    (spent,) = D.max_over_processes(
+                        [time.perf_counter() - t1], self.dist, self.device
+                    )
+                    self.elapsed += spent
                     last_save_time = time.monotonic()
         finally:
             if bar is not None:
                 bar.close()
-        return stopped, message
+
+    def _log_train(self, metrics: MetricsLog | None, bar, lr: float, norm: float, seconds: float):
+        """Write the train record for the steps since the last one and reset the window."""
+        mean = self.window[0] / max(self.window[1], 1)
+        record = {
+            "step": self.step,
+            "split": "train",
+            "loss": mean,
+            "bpc": bits(mean),
+            "lr": lr,
+            "grad_norm": norm,
+            "tokens_per_s": self.window[1] / max(seconds, 1e-9),
+            "elapsed": self.elapsed,
+        }
+        if metrics is not None:
+            metrics.append(record)
+        if bar is not None:
+            bar.set_postfix(
+                loss=f"{mean:.3f}",
+                bpc=f"{bits(mean):.3f}",
+                tok_s=f"{record['tokens_per_s']:.0f}",
+                refresh=False,
+            )
+        self.window = [0.0, 0]
 
     def _evaluate(self, metrics: MetricsLog | None, bar, *, max_tokens: int | None) -> str:
         """Validate, log, and return an early-stopping message when patience has run out."""
@@ -343,9 +375,8 @@ class Trainer:
         self.model.train()
         loss = result["loss"]
         self.last_eval = {"step": self.step, **result, "bpc": bits(loss)}
-        record = {"step": self.step, "split": "val", **result, "bpc": bits(loss)}
         if metrics is not None:
-            metrics.append(record)
+            metrics.append({"split": "val", **self.last_eval})
         line = f"step {self.step}: val loss {loss:.4f} nats/char, {bits(loss):.4f} bpc"
         (bar.write if bar is not None else self.log)(line)
         if loss < self.best_val:
@@ -403,9 +434,3 @@ class Trainer:
     def _restore_signal_handlers(old: dict) -> None:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-
-
-def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    from rnnlab.config import to_dict
-
-    return to_dict(cfg)
