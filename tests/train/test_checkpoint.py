@@ -12,14 +12,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from rnnlab.errors import CheckpointError, InputError
-from rnnlab.train import atomic, checkpoint
-from rnnlab.train.atomic import (
+from rnnlab import atomic
+from rnnlab.atomic import (
     atomic_path,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
 )
+from rnnlab.errors import CheckpointError, InputError
+from rnnlab.train import checkpoint
 from rnnlab.train.checkpoint import (
     Checkpoint,
     check_compatible,

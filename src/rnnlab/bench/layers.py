@@ -40,9 +40,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import rnnlab.nn
+from rnnlab.atomic import atomic_write_text
 from rnnlab.backends import NAMES
 from rnnlab.errors import InputError
-from rnnlab.train.atomic import atomic_write_text
 from rnnlab.train.runtime import autocast, resolve_device, resolve_precision
 
 CELLS = ("lstm", "gru", "rnn")

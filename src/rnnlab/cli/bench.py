@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rnnlab.atomic import atomic_write_text
 from rnnlab.backends import NAMES
 from rnnlab.bench.layers import (
     CELLS,
@@ -23,7 +24,6 @@ from rnnlab.bench.layers import (
     to_json,
 )
 from rnnlab.errors import InputError
-from rnnlab.train.atomic import atomic_write_text
 
 _DEFAULTS = LayerBenchConfig()
 

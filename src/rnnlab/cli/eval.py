@@ -20,6 +20,12 @@ def add_parser(sub) -> None:
     parser.add_argument(
         "--data", default=None, help="NAME of a corpus or PATH (default: the run's)"
     )
+    parser.add_argument(
+        "--split",
+        choices=("test", "val"),
+        default="test",
+        help="which held-out split of a named corpus (or of the run's data) (default: test)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -40,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(
         args.ckpt,
         args.data,
+        split=args.split,
         device=args.device,
         unknown=args.unknown,
         replacement=args.replace_with,

@@ -16,7 +16,8 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from rnnlab.data.cache import atomic_write_text, resolve_cache_dir
+from rnnlab.atomic import atomic_write_text
+from rnnlab.data.cache import resolve_cache_dir
 from rnnlab.data.gutenberg import strip_gutenberg
 from rnnlab.data.textfiles import decode_utf8, join_texts, read_text_file
 from rnnlab.errors import DataError
@@ -123,6 +124,7 @@ def load_shakespeare(cache_dir: str | Path | None = None) -> tuple[str, list[str
                 f"them), or place the complete works as one UTF-8 text file at {path}"
             ) from None
     text = join_texts(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(sources_path, "\n".join(names) + "\n")
     atomic_write_text(path, text)
     return text, names

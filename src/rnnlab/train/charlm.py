@@ -365,24 +365,28 @@ def evaluate_checkpoint(
     path: str | Path,
     data: str | None = None,
     *,
+    split: str = "test",
     device: str = "cpu",
     unknown: str = "error",
     replacement: str | None = None,
 ):
     """Held-out loss of a checkpoint.
 
-    `data` None: the test split of the run's own data, split as in training; a named corpus:
-    its test split (fractions as in training); a path: the whole text of that file or
-    directory. Characters the model never saw raise an error listing them, or are dropped or
-    replaced (unknown="drop"/"replace").
+    `data` None: the `split` ("test" or "val") of the run's own data, split as in training;
+    a named corpus: that split of it (fractions as in training); a path: the whole text of
+    that file or directory. Characters the model never saw raise an error listing them, or
+    are dropped or replaced (unknown="drop"/"replace").
     Returns {"loss", "bpc", "tokens", "data", "split"}.
     """
     model, vocab, cfg, _ = load_charlm(path, device)
+    if split not in ("test", "val"):
+        raise InputError(f"eval: expected split test or val, got {split!r}")
     spec = data or cfg.data
     ids = vocab.encode(load_corpus(spec).text, unknown=unknown, replacement=replacement)
-    split = "all"
     if data is None or data in CORPORA:
-        ids, split = split_ids(ids, fractions(cfg))["test"], "test"
+        ids = split_ids(ids, fractions(cfg))[split]
+    else:
+        split = "all"
     if len(ids) < 2:
         raise InputError(f"eval: the {split} text of {spec} is too short (needs 2 characters)")
     result = held_out_loss(

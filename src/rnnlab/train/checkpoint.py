@@ -39,8 +39,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from rnnlab.atomic import atomic_path, atomic_write_json
 from rnnlab.errors import CheckpointError, InputError
-from rnnlab.train.atomic import atomic_path, atomic_write_json
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1

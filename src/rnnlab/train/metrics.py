@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rnnlab.atomic import atomic_write_bytes
 from rnnlab.errors import DataError, InputError
-from rnnlab.train.atomic import atomic_write_bytes
 
 LN2 = math.log(2.0)
 

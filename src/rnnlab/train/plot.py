@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rnnlab.train.atomic import atomic_write_bytes
+from rnnlab.atomic import atomic_write_bytes
 from rnnlab.train.metrics import LN2, bits
 
 

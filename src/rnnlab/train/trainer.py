@@ -29,10 +29,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from rnnlab.atomic import atomic_write_json
 from rnnlab.config import to_dict
 from rnnlab.errors import CheckpointError
 from rnnlab.train import distributed as D
-from rnnlab.train.atomic import atomic_write_json
 from rnnlab.train.checkpoint import Checkpoint, check_state_dict, save_run_checkpoint
 from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.metrics import MetricsLog, bits, read_metrics, truncate_after
