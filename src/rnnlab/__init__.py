@@ -8,8 +8,10 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "atomic",
     "backends",
     "bench",
+    "config",
     "data",
     "decoding",
     "errors",

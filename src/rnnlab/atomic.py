@@ -89,8 +89,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     temp = _create_temp(target.parent, target.name)
+    mode = temp.stat().st_mode & 0o777  # what the umask gives a new file
     try:
         yield temp
+        os.chmod(temp, mode)  # writers that recreate the file may have narrowed it
         _fsync_file(temp)
         os.replace(temp, target)
     except BaseException:

@@ -5,8 +5,8 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from refhelpers import CELLS, PARAM_NAMES, ours, random_problem, torch_leaves, torch_unroll
 
+from refhelpers import CELLS, PARAM_NAMES, ours, random_problem, torch_leaves, torch_unroll
 from rnnlab.errors import InputError
 from rnnlab.reference import (
     gru_backward,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from refhelpers import torch_unroll
 
+from refhelpers import torch_unroll
 from rnnlab.errors import InputError
 from rnnlab.reference import NumpyCharLM, train_charlm
 

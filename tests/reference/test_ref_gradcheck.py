@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from refhelpers import CELLS
 
+from refhelpers import CELLS
 from rnnlab.errors import InputError
 from rnnlab.reference import format_table, gradcheck, numerical_gradient
 from rnnlab.reference.gradcheck import max_relative_error

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from refhelpers import CELLS, GATES, torch_unroll
 
+from refhelpers import CELLS, GATES, torch_unroll
 from rnnlab.errors import InputError
 from rnnlab.reference import readout_loss_and_grads, tbptt
 

@@ -599,3 +599,12 @@ def test_check_state_dict_hints_wrapper_prefix():
     many = {f"w{i:02d}": torch.zeros(1) for i in range(15)}
     with pytest.raises(CheckpointError, match=r"\(15\): w00, .*w09, … and 5 more"):
         check_state_dict(many, {})
+
+
+def test_checkpoint_files_get_ordinary_permissions(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    file = save_checkpoint(
+        tmp_path / "c.safetensors", model_state={"w": torch.ones(2)}, meta={"step": 1}
+    )
+    assert file.stat().st_mode & 0o777 == 0o666 & ~umask

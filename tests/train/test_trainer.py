@@ -266,3 +266,45 @@ def test_generate_is_seeded_and_leaves_the_global_rng_alone(tiny_corpus, tmp_pat
     assert torch.equal(before, torch.get_rng_state())
     assert a == b and len(a) == 30
     assert "".join(chunks) == "ROMEO:" + a
+
+
+def test_resume_survives_a_damaged_metrics_log(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=3)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.write_text("garbage\n" + log.read_text())
+    messages = []
+    result = train_charlm(
+        cfg, tmp_path / "run", resume=True, explicit={"steps": 5}, log=messages.append
+    )
+    assert result.step == 5
+    assert any("started a new log" in m for m in messages)
+    assert list((tmp_path / "run").glob("metrics.jsonl.unreadable-*"))
+    assert max(train_losses(tmp_path / "run")) == 5
+
+
+def test_loss_scaling_trains_and_resumes_exactly(tiny_corpus, tmp_path, monkeypatch):
+    """The GradScaler path (on by default when autocasting on CUDA) forced on, on CPU."""
+    cfg = small_cfg(tiny_corpus, grad_scaler=True, steps=12)
+    full = train_charlm(cfg, tmp_path / "full", log=quiet)
+    assert full.ok and full.step == 12
+    ckpt = load_checkpoint(find_checkpoint(tmp_path / "full"))
+    assert ckpt.meta["trainer"]["grad_scaler"]["scale"] > 1
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        train_charlm(cfg, tmp_path / "part", log=quiet)
+    train_charlm(cfg, tmp_path / "part", resume=True, log=quiet)
+    assert train_losses(tmp_path / "part") == train_losses(tmp_path / "full")
+
+
+def test_best_checkpoint_is_kept(tiny_corpus, tmp_path):
+    cfg = small_cfg(tiny_corpus, steps=20, eval_every=5, keep_checkpoints=1)
+    train_charlm(cfg, tmp_path / "run", log=quiet)
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in records if r["split"] == "val"]
+    best = min(vals, key=lambda r: r["loss"])
+    ckpt = load_checkpoint(tmp_path / "run" / "best.safetensors")
+    assert ckpt.meta["step"] == best["step"]
+    assert ckpt.meta["trainer"]["best_val"] == pytest.approx(best["loss"])
+    model, _, _, _ = load_charlm(tmp_path / "run" / "best.safetensors")
+    assert model.decoder.weight.shape[1] == 16

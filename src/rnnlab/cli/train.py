@@ -50,7 +50,7 @@ HELPS = {
     "clip_norm": "clip gradients to this global norm (none: off)",
     "clip_value": "clip each gradient element to ±value (none: off)",
     "eval_every": "steps between validation passes",
-    "eval_tokens": "characters per periodic validation (none: all)",
+    "eval_tokens": "validate on the first N characters of the val split (none: all)",
     "patience": "early stopping: evaluations without improvement",
     "device": "auto | cpu | cuda | cuda:N",
     "precision": "auto | fp32 | bf16 (autocast; auto: bf16 where the hardware runs it natively)",

@@ -253,9 +253,12 @@ def train_charlm(
             log(f"resuming {ckpt.path} at step {trainer.step} (budget {budget})")
         else:
             log(f"training for {budget} into {out}")
-        return trainer.fit()
-    finally:
-        D.teardown()
+        result = trainer.fit()
+    except BaseException:
+        D.teardown(clean=False)
+        raise
+    D.teardown(clean=True)
+    return result
 
 
 def _silent(*args, **kwargs) -> None:

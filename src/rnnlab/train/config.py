@@ -43,11 +43,14 @@ class TrainConfig:
     clip_value: float | None = None
     # evaluation and early stopping
     eval_every: int = 500  # optimizer steps between validation passes (0: only at the end)
-    eval_tokens: int | None = 200_000  # cap on tokens per periodic validation (None: all)
+    eval_tokens: int | None = 200_000  # validate on the first N tokens of val (None: all)
     patience: int | None = None  # stop after this many evaluations without improvement
     # runtime
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 where it is fast
+    # dynamic loss scaling (GradScaler); None: on when autocasting on CUDA, where cuDNN runs
+    # recurrent layers in float16 even under a bf16 autocast
+    grad_scaler: bool | None = None
     seed: int = 0
     threads: int | None = None  # CPU threads for torch (None: torch's default)
     log_every: int = 20  # steps between metrics-log lines

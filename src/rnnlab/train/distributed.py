@@ -56,9 +56,19 @@ def setup(device: torch.device) -> tuple[DistInfo, torch.device]:
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank), device
 
 
-def teardown() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(clean: bool = True) -> None:
+    """Leave the process group.
+
+    After a clean finish every process first waits for the others (rank 0 may still be
+    writing its last checkpoint): a process that tears its connections down while a peer
+    still uses them can take gloo's worker threads down with an abort. After an error the
+    barrier is skipped, since a failed peer may never reach it.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if clean:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:

@@ -7,6 +7,7 @@ A run lives in one directory:
       metrics.jsonl          one JSON record per log line and per evaluation
       loss.png               loss curves (train and validation), refreshed at each checkpoint
       step-00001000.safetensors, latest.json   checkpoints (the newest `keep_checkpoints`)
+      best.safetensors       the checkpoint with the lowest validation loss so far
 
 Budgets (`steps`, `minutes`) count the whole run across resumes, so the same command with
 `--resume` completes an interrupted run. SIGINT and SIGTERM save a checkpoint and stop at the
@@ -31,9 +32,14 @@ from tqdm.auto import tqdm
 
 from rnnlab.atomic import atomic_write_json
 from rnnlab.config import to_dict
-from rnnlab.errors import CheckpointError
+from rnnlab.errors import CheckpointError, DataError
 from rnnlab.train import distributed as D
-from rnnlab.train.checkpoint import Checkpoint, check_state_dict, save_run_checkpoint
+from rnnlab.train.checkpoint import (
+    Checkpoint,
+    check_state_dict,
+    save_checkpoint,
+    save_run_checkpoint,
+)
 from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.metrics import MetricsLog, bits, read_metrics, truncate_after
 from rnnlab.train.optim import build_optimizer, clip_gradients
@@ -44,6 +50,8 @@ from rnnlab.train.schedule import lr_factor
 from rnnlab.train.task import Task
 
 STOP_REASONS = ("steps", "minutes", "early-stopping", "signal", "non-finite")
+BEST_NAME = "best.safetensors"  # the checkpoint with the lowest validation loss
+MAX_SKIPPED = 20  # consecutive overflowing steps the loss scaler may skip before the run stops
 
 
 @dataclass
@@ -113,6 +121,11 @@ class Trainer:
         self.last_eval: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
         self.window = [0.0, 0]  # loss·tokens and tokens since the last train record
+        scaling = cfg.grad_scaler
+        if scaling is None:
+            scaling = device.type == "cuda" and dtype != torch.float32
+        self.scaler = torch.amp.GradScaler(device.type, enabled=scaling)
+        self.skipped = 0  # consecutive steps the scaler skipped (non-finite scaled gradients)
         self._signal: int | None = None
         self._resumed = resume is not None
         if resume is not None:
@@ -168,8 +181,12 @@ class Trainer:
         else:
             torch.manual_seed(self.cfg.seed + 1000 * self.step + self.dist.rank)
 
-    def save(self) -> Path | None:
-        """Write a checkpoint of the current step (a collective under DDP; rank 0 writes)."""
+    def save(self, *, best: bool = False) -> Path | None:
+        """Write a checkpoint of the current step (a collective under DDP; rank 0 writes).
+
+        With `best`, write it as `best.safetensors` (the lowest validation loss so far), which
+        the step checkpoints' pruning leaves alone.
+        """
         task_meta, task_tensors = self.task.state()
         extra = {f"task.{k}": v for k, v in task_tensors.items()}
         if self.dist.enabled:
@@ -192,9 +209,18 @@ class Trainer:
                 "last_eval": self.last_eval,
                 "window_loss": self.window[0],
                 "window_tokens": self.window[1],
+                "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                 "precision": precision_name(self.dtype),
             },
         )
+        if best:
+            return save_checkpoint(
+                self.run_dir / BEST_NAME,
+                model_state=self.model.state_dict(),
+                optimizer_state=self.optimizer.state_dict(),
+                extra_tensors=extra,
+                meta={**meta, "step": self.step},
+            )
         self.last_checkpoint = save_run_checkpoint(
             self.run_dir,
             self.step,
@@ -237,15 +263,14 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         metrics = None
         if self.dist.is_main:
-            # a fresh run starts a fresh log; a resumed one drops what followed its checkpoint
-            truncate_after(self.run_dir / "metrics.jsonl", self.step if self._resumed else -1)
+            self._prepare_log(self.run_dir / "metrics.jsonl")
             metrics = MetricsLog(self.run_dir / "metrics.jsonl")
             atomic_write_json(self.run_dir / "config.json", to_dict(self.cfg))
         old_handlers = self._install_signal_handlers()
         try:
             stopped, message = self._loop(metrics)
-            if stopped in ("steps", "minutes"):
-                self._evaluate(metrics, None, max_tokens=None)
+            if stopped in ("steps", "minutes"):  # the same text as every validation of the run
+                self._evaluate(metrics, None, max_tokens=self.cfg.eval_tokens)
             if stopped != "non-finite":
                 self.save()
         finally:
@@ -271,6 +296,18 @@ class Trainer:
             main_process=self.dist.is_main,
         )
 
+    def _prepare_log(self, path: Path) -> None:
+        """A fresh run starts a fresh log; a resumed one drops what followed its checkpoint.
+
+        A log too damaged to read is kept aside (renamed) rather than blocking the run.
+        """
+        try:
+            truncate_after(path, self.step if self._resumed else -1)
+        except DataError as err:
+            aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+            path.replace(aside)
+            self.log(f"note: {err}; kept it as {aside.name} and started a new log")
+
     def _loop(self, metrics: MetricsLog | None) -> tuple[str, str]:
         """The training steps; returns (why it stopped, message)."""
         cfg = self.cfg
@@ -293,13 +330,20 @@ class Trainer:
                 if D.any_true(not math.isfinite(loss_value), self.dist, self.device):
                     return "non-finite", self._non_finite("loss", loss_value)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                self.scaler.scale(loss).backward()
+                self.scaler.unscale_(self.optimizer)
                 norm = clip_gradients(
                     self.model.parameters(), clip_norm=cfg.clip_norm, clip_value=cfg.clip_value
                 )
-                if not math.isfinite(norm):  # the same on every process: gradients are averaged
-                    return "non-finite", self._non_finite("gradient norm", norm)
-                self.optimizer.step()
+                # the same on every process: gradients are averaged
+                if not math.isfinite(norm):
+                    if not self.scaler.is_enabled() or self.skipped >= MAX_SKIPPED:
+                        return "non-finite", self._non_finite("gradient norm", norm)
+                    self.skipped += 1  # the scaler skips this update and lowers its scale
+                else:
+                    self.skipped = 0
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.step += 1
                 tokens *= self.dist.world_size
                 self.tokens += tokens
@@ -370,7 +414,10 @@ class Trainer:
         self.window = [0.0, 0]
 
     def _evaluate(self, metrics: MetricsLog | None, bar, *, max_tokens: int | None) -> str:
-        """Validate, log, and return an early-stopping message when patience has run out."""
+        """Validate, log and keep the best checkpoint; say when patience has run out.
+
+        Returns an early-stopping message, or "" to go on.
+        """
         result = self.task.evaluate(self.model, "val", max_tokens=max_tokens)
         self.model.train()
         loss = result["loss"]
@@ -379,8 +426,10 @@ class Trainer:
             metrics.append({"split": "val", **self.last_eval})
         line = f"step {self.step}: val loss {loss:.4f} nats/char, {bits(loss):.4f} bpc"
         (bar.write if bar is not None else self.log)(line)
-        if loss < self.best_val:
+        improved = D.any_true(loss < self.best_val, self.dist, self.device)
+        if improved:
             self.best_val, self.bad_evals = loss, 0
+            self.save(best=True)
         else:
             self.bad_evals += 1
         if self.cfg.patience is not None and self.bad_evals >= self.cfg.patience:
