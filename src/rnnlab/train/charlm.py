@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import zlib
 from dataclasses import dataclass, fields
@@ -254,6 +255,11 @@ def train_charlm(
         else:
             log(f"training for {budget} into {out}")
         result = trainer.fit()
+        if info.enabled:
+            # Drop the DDP wrapper (it holds the process group) before leaving the group, so
+            # gloo's threads stop now rather than in the interpreter's shutdown.
+            del trainer, task, model
+            gc.collect()
     except BaseException:
         D.teardown(clean=False)
         raise
