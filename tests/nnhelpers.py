@@ -1,25 +1,10 @@
 """Shared pieces of the rnnlab.nn tests: torch.nn twins, oneDNN switch, comparisons."""
 
-import contextlib
-
 import torch
 from torch import nn as tnn
 
 import rnnlab.nn as rnn
-
-
-@contextlib.contextmanager
-def onednn_off():
-    """Run torch.nn's LSTM with proj_size on CPU through ATen directly.
-
-    oneDNN has no LSTM projection; with it on, torch warns once and falls back to ATen.
-    """
-    before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = before
+from rnnlab.backends.torch_fused import onednn_off  # noqa: F401  (re-exported for tests)
 
 
 def twins(kind, *args, backend="auto", seed=0, **kwargs):

@@ -1,7 +1,5 @@
 """The loop and torch-fused backends agree to 1e-5 (float32) on random configurations."""
 
-import contextlib
-
 import pytest
 import torch
 from hypothesis import given
@@ -16,20 +14,10 @@ from rnnlab.backends import (
     RecurrentSpec,
     TorchFusedBackend,
 )
+from rnnlab.backends.torch_fused import onednn_off
 from rnnlab.functional import dropout_mask
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
-
-
-@contextlib.contextmanager
-def onednn_off():
-    """torch's reference op for LSTM projections on CPU is ATen's (oneDNN has none)."""
-    before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = before
 
 
 @st.composite

@@ -48,7 +48,7 @@ _OPS = {
 
 
 @contextlib.contextmanager
-def _onednn_off():
+def onednn_off():
     """Switch oneDNN off for one call (it has no LSTM projection, see the module docstring)."""
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
@@ -166,7 +166,7 @@ def _call(
         else (x, batch_sizes, state, flat, *options)
     )
     if spec.proj_size and x.device.type == "cpu":
-        with _onednn_off():
+        with onednn_off():
             result = op(*args)
     else:
         result = op(*args)

@@ -30,6 +30,7 @@ from rnnlab.nn.validate import (
     check_int,
     check_like_parameters,
     check_tensor,
+    describe,
     shape_text,
 )
 
@@ -111,11 +112,7 @@ class CellBase(nn.Module):
         """Validate the input; return it as (B, I) and whether it was batched."""
         size = self.input_size
         if not isinstance(input, Tensor) or input.dim() not in (1, 2):
-            got = (
-                f"shape {shape_text(input.shape)}"
-                if isinstance(input, Tensor)
-                else type(input).__name__
-            )
+            got = describe(input)
             raise InputError(
                 f"{owner}: expected input of shape {shape_text(('B', size))} or unbatched "
                 f"({size},), got {got}"

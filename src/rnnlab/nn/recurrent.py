@@ -51,6 +51,7 @@ from rnnlab.nn.validate import (
     check_lengths,
     check_like_parameters,
     check_tensor,
+    describe,
     shape_text,
 )
 
@@ -277,11 +278,7 @@ class RecurrentBase(nn.Module):
         size = self.input_size
         layout = ("B", "T", size) if self.batch_first else ("T", "B", size)
         if not isinstance(input, Tensor) or input.dim() not in (2, 3):
-            got = (
-                f"shape {shape_text(input.shape)}"
-                if isinstance(input, Tensor)
-                else type(input).__name__
-            )
+            got = describe(input)
             raise InputError(
                 f"{owner}: expected input of shape {shape_text(layout)}, unbatched "
                 f"{shape_text(('T', size))} or a PackedSequence, got {got}"

@@ -22,6 +22,11 @@ def shape_text(dims: Sequence[int | str]) -> str:
     return f"({inner},)" if len(dims) == 1 else f"({inner})"
 
 
+def describe(value: object) -> str:
+    """What a bad argument was, for an error message: a tensor's shape, else its type."""
+    return f"shape {shape_text(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+
+
 def check_int(owner: str, name: str, value: object, *, minimum: int) -> int:
     """``value`` as an int ≥ ``minimum`` (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
