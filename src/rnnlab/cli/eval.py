@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rnnlab.cli.options import add_unknown_flags
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser(
@@ -28,14 +30,8 @@ def add_parser(sub) -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument(
-        "--unknown",
-        choices=("error", "drop", "replace"),
-        default="error",
-        help="what to do with characters the model never saw (default: error, listing them)",
-    )
-    parser.add_argument(
-        "--replace-with", metavar="CHAR", default=None, help="replacement for --unknown replace"
+    add_unknown_flags(
+        parser, "what to do with characters the model never saw (default: error, listing them)"
     )
     parser.set_defaults(run=run)
 

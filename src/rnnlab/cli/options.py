@@ -83,3 +83,13 @@ def explicit_settings(cls: type, preset: str | None, flags: dict[str, Any]) -> d
     for key, value in merged.items():
         coerce(cls, key.replace("-", "_"), value)
     return merged
+
+
+def add_unknown_flags(parser, help: str) -> None:
+    """--unknown error|drop|replace and --replace-with CHAR, for text the vocabulary lacks."""
+    parser.add_argument(
+        "--unknown", choices=("error", "drop", "replace"), default="error", help=help
+    )
+    parser.add_argument(
+        "--replace-with", metavar="CHAR", default=None, help="replacement for --unknown replace"
+    )

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from rnnlab.cli.options import add_unknown_flags
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser(
@@ -29,15 +31,7 @@ def add_parser(sub) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    parser.add_argument(
-        "--unknown",
-        choices=("error", "drop", "replace"),
-        default="error",
-        help="what to do with prime characters the model never saw",
-    )
-    parser.add_argument(
-        "--replace-with", metavar="CHAR", default=None, help="replacement for --unknown replace"
-    )
+    add_unknown_flags(parser, "what to do with prime characters the model never saw")
     parser.set_defaults(run=run)
 
 
