@@ -3,5 +3,15 @@
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.nn.recurrent import GRU, LSTM, RNN
 from rnnlab.nn.regularize import LockedDropout
+from rnnlab.nn.tcn import TemporalConvNet
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "LockedDropout", "RNNCell"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "LockedDropout",
+    "RNNCell",
+    "TemporalConvNet",
+]
