@@ -59,7 +59,7 @@ def test_budget_rule():
 
 def test_shipped_presets_load_and_flags_win():
     assert {"cpu-small", "gpu-large", "demo"} <= set(preset_names())
-    from rnnlab.train.charlm import CharLMRunConfig
+    from rnnlab.tasks.charlm import CharLMRunConfig
 
     for name in preset_names():
         cfg = override(CharLMRunConfig(), explicit_settings(CharLMRunConfig, name, {}))

@@ -9,9 +9,9 @@ import torch
 
 from rnnlab.config import override
 from rnnlab.errors import CheckpointError, InputError
-from rnnlab.train.charlm import CharLMRunConfig, load_charlm, train_charlm
+from rnnlab.tasks.charlm import CharLMRunConfig, load_charlm, train_charlm
+from rnnlab.tasks.lm import LMTask
 from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
-from rnnlab.train.lm_task import LMTask
 
 
 def small_cfg(data, **kw):
@@ -254,7 +254,7 @@ def test_relative_and_absolute_data_paths_resume_alike(tiny_corpus, tmp_path, mo
 
 
 def test_generate_is_seeded_and_leaves_the_global_rng_alone(tiny_corpus, tmp_path):
-    from rnnlab.train.charlm import generate
+    from rnnlab.tasks.charlm import generate
 
     train_charlm(small_cfg(tiny_corpus, steps=2), tmp_path / "run", log=quiet)
     model, vocab, _, _ = load_charlm(tmp_path / "run")

@@ -1,4 +1,4 @@
-"""`rnnlab sample CKPT …`: generate text from a trained character model, streaming it."""
+"""`rnnlab sample CKPT …`: generate text from a trained language model, streaming it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from rnnlab.cli.options import add_unknown_flags
 def add_parser(sub) -> None:
     parser = sub.add_parser(
         "sample",
-        help="generate text from a trained character model",
+        help="generate text from a trained language model",
         description=(
-            "Generate text from a character language model, printing characters as they come. "
+            "Generate text from a language model, printing characters as they come. "
             "CKPT is a run directory (its latest checkpoint) or a checkpoint file."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -36,9 +36,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnlab.train.charlm import generate, load_charlm
+    from rnnlab.errors import InputError
+    from rnnlab.tasks import task_of
 
-    model, vocab, _, _ = load_charlm(args.ckpt, args.device)
+    spec = task_of(args.ckpt)
+    if spec.sample is None:
+        raise InputError(
+            f"sample: a {spec.name} model generates no text; `rnnlab eval {args.ckpt}` measures it"
+        )
     out = sys.stdout
 
     def emit(text: str) -> None:
@@ -46,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
 
     start = time.perf_counter()
-    text = generate(
-        model,
-        vocab,
+    text = spec.sample(
+        args.ckpt,
+        device=args.device,
         prime=args.prime,
         length=args.length,
         temperature=args.temperature,

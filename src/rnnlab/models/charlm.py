@@ -14,37 +14,28 @@ recurrent output size.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rnnlab import nn as rnn
+from rnnlab.config import setting
 from rnnlab.errors import InputError
-
-CELLS = ("lstm", "gru", "rnn")
+from rnnlab.models.recurrent import CELLS, RecurrentOptions, recurrent_layer
 
 
 @dataclass
-class CharLMConfig:
-    """Shape and options of a CharLM (the fields shared with `rnnlab train charlm` flags)."""
+class CharLMConfig(RecurrentOptions):
+    """The character LM's shape (`CharLM`)."""
 
-    cell: str = "lstm"  # lstm | gru | rnn
-    nonlinearity: str = "tanh"  # rnn cell only: tanh | relu
-    layers: int = 2
-    hidden: int = 256
-    embed_dim: int = 64  # 0: one-hot input
-    dropout: float = 0.0
-    tie_weights: bool = False
-    proj_size: int = 0  # lstm only
-    layer_norm: bool = False
-    zoneout: float = 0.0
-    weight_drop: float = 0.0
-    locked_dropout: bool = False
-    forget_bias: float | None = None
-    init: str = "torch"  # torch | orthogonal | chrono
-    t_max: float | None = None  # chrono initialisation
-    backend: str = "auto"  # auto | torch | loop
+    cell: Literal["lstm", "gru", "rnn"] = setting("lstm", "recurrent cell")
+    layers: int = setting(2, "stacked recurrent layers")
+    hidden: int = setting(256, "hidden units per layer")
+    embed_dim: int = setting(64, "character embedding size (0: one-hot input)")
+    dropout: float = setting(0.0, "dropout on embeddings, between layers and before the decoder")
+    tie_weights: bool = setting(False, "decoder shares the embedding matrix")
 
     @classmethod
     def from_config(cls, cfg) -> CharLMConfig:
@@ -77,30 +68,15 @@ class CharLM(nn.Module):
         else:
             self.embedding = None
             in_size = vocab_size
-        kwargs = dict(
-            num_layers=cfg.layers,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
-            backend=cfg.backend,
-            layer_norm=cfg.layer_norm,
-            zoneout=cfg.zoneout,
-            weight_drop=cfg.weight_drop,
-            locked_dropout=cfg.locked_dropout,
-            init=cfg.init,
-            t_max=cfg.t_max,
+        self.rnn = recurrent_layer(
+            "CharLM",
+            cfg.cell,
+            in_size,
+            cfg.hidden,
+            layers=cfg.layers,
+            dropout=cfg.dropout,
+            **cfg.recurrent_options(),
         )
-        if cfg.cell == "lstm":
-            self.rnn = rnn.LSTM(
-                in_size, cfg.hidden, proj_size=cfg.proj_size, forget_bias=cfg.forget_bias, **kwargs
-            )
-        else:
-            if cfg.proj_size:
-                raise InputError(f"CharLM: proj_size is for the lstm cell, not {cfg.cell!r}")
-            if cfg.forget_bias is not None:
-                raise InputError(f"CharLM: forget_bias is for the lstm cell, not {cfg.cell!r}")
-            if cfg.cell == "gru":
-                self.rnn = rnn.GRU(in_size, cfg.hidden, **kwargs)
-            else:
-                self.rnn = rnn.RNN(in_size, cfg.hidden, nonlinearity=cfg.nonlinearity, **kwargs)
         self.drop = (
             rnn.LockedDropout(cfg.dropout) if cfg.locked_dropout else nn.Dropout(cfg.dropout)
         )

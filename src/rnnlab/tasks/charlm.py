@@ -1,65 +1,52 @@
-"""The character language model, end to end: data, model, training run, sampling, evaluation."""
+"""The character language model as a task: corpus, vocabulary, CharLM, truncated BPTT.
+
+`rnnlab train charlm` trains it on the shared run path (`rnnlab.train.run`); `rnnlab sample`
+and `rnnlab eval` use a trained one.
+"""
 
 from __future__ import annotations
 
-import gc
 import random
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from rnnlab import __version__
-from rnnlab.config import from_dict, override
+from rnnlab.config import from_dict, override, setting
 from rnnlab.data import CORPORA, CharVocab, check_split_sizes, load_corpus, split_ids
 from rnnlab.decoding import check_sampling, sample
 from rnnlab.errors import CheckpointError, InputError
 from rnnlab.models.charlm import CharLM, CharLMConfig
-from rnnlab.train import distributed as D
-from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
-from rnnlab.train.config import TrainConfig, check_train_config
-from rnnlab.train.lm_task import LMTask, held_out_loss
+from rnnlab.tasks.lm import LMTask, held_out_loss
+from rnnlab.tasks.registry import register
+from rnnlab.train.config import TrainConfig
 from rnnlab.train.metrics import bits
-from rnnlab.train.runtime import precision_name, resolve_device, resolve_precision
-from rnnlab.train.trainer import FitResult, Trainer
+from rnnlab.train.run import run_task, task_checkpoint
+from rnnlab.train.runtime import resolve_device
+from rnnlab.train.task import RunContext, TaskSpec
+from rnnlab.train.trainer import FitResult
 
 TASK = "charlm"
 
 
 @dataclass
-class CharLMRunConfig(TrainConfig, CharLMConfig):
-    """Everything `rnnlab train charlm` needs: data, model (CharLMConfig), training."""
+class CharLMRunConfig(CharLMConfig, TrainConfig):
+    """Data and truncated BPTT of the character LM (`rnnlab train charlm`)."""
 
     steps: int | None = 2000
-    data: str = "shakespeare-mini"  # a named corpus or a path to a text file or directory
-    val_fraction: float = 0.05
-    test_fraction: float = 0.05
-    batch: int = 32  # training streams (global, across processes)
-    seq_len: int = 100  # truncated-BPTT window
-    eval_streams: int = 32
-    eval_seq_len: int = 256
-
-
-# settings that may change when a run is resumed; any other difference is a mismatch
-RESUMABLE = frozenset(
-    {
-        "steps",
-        "minutes",
-        "eval_every",
-        "eval_tokens",
-        "patience",
-        "log_every",
-        "checkpoint_every",
-        "checkpoint_minutes",
-        "keep_checkpoints",
-        "progress",
-        "device",
-        "threads",
-        "precision",
-    }
-)
+    data: str = setting(
+        "shakespeare-mini",
+        "shakespeare | shakespeare-mini | python-stdlib | PATH to a text file or directory",
+    )
+    val_fraction: float = setting(0.05, "fraction of the corpus held out for validation")
+    test_fraction: float = setting(0.05, "fraction of the corpus held out for testing")
+    batch: int = setting(32, "training streams per batch (global, across processes)")
+    seq_len: int = setting(100, "truncated-BPTT length")
+    eval_streams: int = setting(32, "held-out text is read as this many parallel streams")
+    eval_seq_len: int = setting(256, "window length when evaluating")
 
 
 def fractions(cfg: CharLMRunConfig) -> tuple[float, float, float]:
@@ -68,7 +55,6 @@ def fractions(cfg: CharLMRunConfig) -> tuple[float, float, float]:
 
 def check_charlm_config(cfg: CharLMRunConfig) -> None:
     """Fail before any work is done when a setting is out of its range (InputError)."""
-    check_train_config(cfg)
     for name in ("batch", "seq_len", "eval_streams", "eval_seq_len", "layers", "hidden"):
         if getattr(cfg, name) < 1:
             raise InputError(f"charlm: expected {name} >= 1, got {getattr(cfg, name)}")
@@ -86,6 +72,10 @@ def check_charlm_config(cfg: CharLMRunConfig) -> None:
 def canonical_data(spec: str) -> str:
     """A corpus name as is; a path made absolute, so a run finds it again from anywhere."""
     return spec if spec in CORPORA else str(Path(spec).expanduser().resolve())
+
+
+def canonical_config(cfg: CharLMRunConfig) -> CharLMRunConfig:
+    return override(cfg, {"data": canonical_data(cfg.data)})
 
 
 def fingerprint(text: str) -> dict[str, int]:
@@ -112,27 +102,65 @@ def prepare_data(cfg: CharLMRunConfig, vocab: CharVocab | None = None):
     return corpus, vocab, splits
 
 
-def resume_config(saved: dict[str, Any], explicit: dict[str, Any]) -> CharLMRunConfig:
-    """The saved run's config with the explicitly given settings applied.
+class CharLMTask(LMTask):
+    """Truncated-BPTT language modelling of a character corpus."""
 
-    Only budget, logging and runtime settings may change on resume; any other difference
-    raises CheckpointError listing the settings.
-    """
-    base = from_dict(CharLMRunConfig, saved)
-    if "data" in explicit:
-        explicit = {**explicit, "data": canonical_data(str(explicit["data"]))}
-    cfg = override(base, explicit)
-    changed = [
-        f"{f.name}: run has {getattr(base, f.name)!r}, asked for {getattr(cfg, f.name)!r}"
-        for f in fields(cfg)
-        if f.name not in RESUMABLE and getattr(base, f.name) != getattr(cfg, f.name)
-    ]
-    if changed:
-        raise CheckpointError(
-            "charlm: cannot resume with different settings (" + "; ".join(changed) + "); "
-            "drop those flags or start a new run with another --out"
+    def __init__(self, cfg: CharLMRunConfig, context: RunContext):
+        info = context.dist
+        if info.enabled and cfg.batch % info.world_size:
+            raise InputError(
+                f"charlm: batch {cfg.batch} must divide among {info.world_size} processes"
+            )
+        saved = context.saved
+        if saved is not None and "vocab" not in saved:
+            raise CheckpointError("charlm: the checkpoint lacks its vocabulary")
+        vocab = CharVocab.from_json(saved["vocab"]) if saved is not None else None
+        self.corpus, self.vocab, splits = prepare_data(cfg, vocab)
+        self.cfg = cfg
+        self.model_config = CharLMConfig.from_config(cfg)
+        super().__init__(
+            splits,
+            batch_size=cfg.batch,
+            seq_len=cfg.seq_len,
+            device=context.device,
+            eval_streams=cfg.eval_streams,
+            eval_seq_len=cfg.eval_seq_len,
+            dist_info=info,
         )
-    return cfg
+
+    def build_model(self) -> CharLM:
+        model = CharLM(len(self.vocab), self.model_config)
+        self.state_dtype = model.decoder.weight.dtype
+        return model
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "vocab": self.vocab.to_json(),
+            "data": {
+                "spec": self.cfg.data,
+                "name": self.corpus.name,
+                "fingerprint": fingerprint(self.corpus.text),
+            },
+        }
+
+    def check_resume(self, saved: dict[str, Any]) -> None:
+        old = saved.get("data", {}).get("fingerprint")
+        if old is not None and old != fingerprint(self.corpus.text):
+            raise CheckpointError(
+                f"charlm: the corpus {self.cfg.data!r} changed since the run started "
+                f"(now {len(self.corpus.text):,} characters, the run had {old['chars']:,}); "
+                "resuming on other text would not continue the run"
+            )
+
+    def describe(self, model: nn.Module) -> str:
+        cfg = self.cfg
+        n_params = sum(p.numel() for p in model.parameters())
+        sizes = " / ".join(f"{k} {len(v):,}" for k, v in self.splits.items())
+        return (
+            f"{self.corpus.name} ({len(self.corpus.text):,} chars, vocabulary "
+            f"{len(self.vocab)}; {sizes}); {cfg.cell} {cfg.layers}x{cfg.hidden}, "
+            f"{n_params:,} parameters, backend {model.rnn.selected_backend().name}"
+        )
 
 
 def train_charlm(
@@ -143,146 +171,8 @@ def train_charlm(
     explicit: dict[str, Any] | None = None,
     log=print,
 ) -> FitResult:
-    """Train (or resume) a character LM run in directory `out`.
-
-    Args:
-        cfg: the run configuration (ignored on resume except for `explicit` settings).
-        out: the run directory.
-        resume: continue the run in `out` from its latest checkpoint; a directory without one
-            starts a fresh run (and says so).
-        explicit: settings the user gave explicitly (flags, preset); on resume these override
-            the saved config where allowed.
-        log: where one-line messages go.
-    """
-    out = Path(out)
-    cfg = override(cfg, {"data": canonical_data(cfg.data)})
-    ckpt = None
-    if resume:
-        if has_checkpoints(out):
-            ckpt = load_checkpoint(find_checkpoint(out))
-        else:
-            log(f"--resume: no checkpoint in {out}; starting a fresh run")
-        if ckpt is not None:
-            if ckpt.meta.get("task") != TASK:
-                raise CheckpointError(
-                    f"charlm: {ckpt.path} is a {ckpt.meta.get('task')!r} checkpoint, "
-                    "not a charlm one"
-                )
-            if "config" not in ckpt.meta or "vocab" not in ckpt.meta:
-                raise CheckpointError(f"charlm: {ckpt.path} lacks its config or vocabulary")
-            cfg = resume_config(ckpt.meta["config"], explicit or {})
-    elif has_checkpoints(out):
-        raise InputError(
-            f"charlm: {out} already holds a run; pass --resume to continue it, "
-            "or --out to start a new one elsewhere"
-        )
-    check_charlm_config(cfg)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device, info = resolve_device(cfg.device), D.DistInfo()
-    try:
-        info, device = D.setup(device)
-        if info.enabled and cfg.batch % info.world_size:
-            raise InputError(
-                f"charlm: batch {cfg.batch} must divide among {info.world_size} processes"
-            )
-        dtype = resolve_precision(cfg.precision, device)
-        if not info.is_main:
-            log = _silent
-        vocab = CharVocab.from_json(ckpt.meta["vocab"]) if ckpt else None
-        corpus, vocab, splits = _load_data_in_order(cfg, vocab, info)
-        if ckpt is not None:
-            saved = ckpt.meta.get("data", {}).get("fingerprint")
-            if saved is not None and saved != fingerprint(corpus.text):
-                raise CheckpointError(
-                    f"charlm: the corpus {cfg.data!r} changed since the run started "
-                    f"(now {len(corpus.text):,} characters, the run had {saved['chars']:,}); "
-                    "resuming on other text would not continue the run"
-                )
-        torch.manual_seed(cfg.seed)
-        model = CharLM(len(vocab), CharLMConfig.from_config(cfg)).to(device)
-        torch.manual_seed(cfg.seed + 1 + info.rank)
-        task = LMTask(
-            splits,
-            batch_size=cfg.batch,
-            seq_len=cfg.seq_len,
-            device=device,
-            eval_streams=cfg.eval_streams,
-            eval_seq_len=cfg.eval_seq_len,
-            dist_info=info,
-            state_dtype=model.decoder.weight.dtype,
-        )
-        meta = {
-            "task": TASK,
-            "rnnlab_version": __version__,
-            "vocab": vocab.to_json(),
-            "data": {
-                "spec": cfg.data,
-                "name": corpus.name,
-                "fingerprint": fingerprint(corpus.text),
-            },
-        }
-        trainer = Trainer(
-            model,
-            task,
-            cfg,
-            out,
-            meta=meta,
-            device=device,
-            dtype=dtype,
-            dist_info=info,
-            resume=ckpt,
-            log=log,
-        )
-        n_params = sum(p.numel() for p in model.parameters())
-        sizes = " / ".join(f"{k} {len(v):,}" for k, v in splits.items())
-        log(
-            f"charlm: {corpus.name} ({len(corpus.text):,} chars, vocabulary {len(vocab)}; "
-            f"{sizes}); {cfg.cell} {cfg.layers}x{cfg.hidden}, {n_params:,} parameters, "
-            f"backend {model.rnn.selected_backend().name}; {device}, {precision_name(dtype)}"
-            + (f", {info.world_size} processes" if info.enabled else "")
-        )
-        budget = " and ".join(
-            b
-            for b in (
-                f"{cfg.steps} steps" if cfg.steps else "",
-                f"{cfg.minutes:g} minutes" if cfg.minutes else "",
-            )
-            if b
-        )
-        if ckpt is not None:
-            log(f"resuming {ckpt.path} at step {trainer.step} (budget {budget})")
-        else:
-            log(f"training for {budget} into {out}")
-        result = trainer.fit()
-        if info.enabled:
-            # Drop the DDP wrapper (it holds the process group) before leaving the group, so
-            # gloo's threads stop now rather than in the interpreter's shutdown.
-            del trainer, task, model
-            gc.collect()
-    except BaseException:
-        D.teardown(clean=False)
-        raise
-    D.teardown(clean=True)
-    return result
-
-
-def _silent(*args, **kwargs) -> None:
-    return None
-
-
-def _load_data_in_order(cfg, vocab, info: D.DistInfo):
-    """Rank 0 loads first (it may download and cache the corpus), the others after it."""
-    if not info.enabled:
-        return prepare_data(cfg, vocab)
-    import torch.distributed as dist
-
-    if info.is_main:
-        data = prepare_data(cfg, vocab)
-        dist.barrier()
-        return data
-    dist.barrier()
-    return prepare_data(cfg, vocab)
+    """Train (or resume) a character LM run in directory `out` (see `run_task`)."""
+    return run_task(SPEC, cfg, out, resume=resume, explicit=explicit, log=log)
 
 
 # -- using a trained model --------------------------------------------------------------------
@@ -293,11 +183,9 @@ def load_charlm(path: str | Path, device: str = "cpu"):
 
     Returns (model in eval mode, vocabulary, run config, checkpoint).
     """
-    ckpt = load_checkpoint(find_checkpoint(path))
-    if ckpt.meta.get("task") != TASK:
-        raise CheckpointError(
-            f"{ckpt.path}: expected a charlm checkpoint, got {ckpt.meta.get('task')!r}"
-        )
+    ckpt = task_checkpoint(SPEC, path)
+    if "vocab" not in ckpt.meta:
+        raise CheckpointError(f"charlm: {ckpt.path} lacks its vocabulary")
     cfg = from_dict(CharLMRunConfig, ckpt.meta["config"])
     vocab = CharVocab.from_json(ckpt.meta["vocab"])
     model = CharLM(len(vocab), CharLMConfig.from_config(cfg))
@@ -370,6 +258,12 @@ def generate(
     return "".join(out)
 
 
+def sample_checkpoint(path: str | Path, *, device: str = "cpu", **options) -> str:
+    """`generate` from the model in a run directory or checkpoint file (`rnnlab sample`)."""
+    model, vocab, _, _ = load_charlm(path, device)
+    return generate(model, vocab, **options)
+
+
 def evaluate_checkpoint(
     path: str | Path,
     data: str | None = None,
@@ -402,3 +296,33 @@ def evaluate_checkpoint(
         model, ids, cfg.eval_streams, cfg.eval_seq_len, model.decoder.weight.device
     )
     return {**result, "bpc": bits(result["loss"]), "data": spec, "split": split}
+
+
+def describe_evaluation(result: dict[str, Any]) -> str:
+    """The readable line of `rnnlab eval` for a character LM."""
+    return (
+        f"{result['data']} ({result['split']}, {int(result['tokens']):,} characters): "
+        f"loss {result['loss']:.4f} nats/char, {result['bpc']:.4f} bits/char"
+    )
+
+
+SPEC = register(
+    TaskSpec(
+        name=TASK,
+        config=CharLMRunConfig,
+        build=CharLMTask,
+        summary="character-level language model (truncated BPTT)",
+        description=(
+            "Train a character-level language model with truncated BPTT on any UTF-8 text. "
+            "The recurrent state is carried, detached, from one window to the next."
+        ),
+        kind="lm",
+        metrics=("loss", "bpc"),
+        check=check_charlm_config,
+        canonical=canonical_config,
+        evaluate=evaluate_checkpoint,
+        describe_evaluation=describe_evaluation,
+        sample=sample_checkpoint,
+        options=("data", "unknown", "replacement"),
+    )
+)

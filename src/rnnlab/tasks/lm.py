@@ -7,6 +7,9 @@ again from their beginnings and the state is reset.
 
 Held-out loss reads the split as `streams` contiguous streams with carried state, so that
 every target is predicted once with as much context as the layout allows.
+
+The training loss is the summed cross-entropy of the window with its count of targets; the
+trainer turns it into the mean over the global batch.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from torch import nn
 from rnnlab.data import IGNORE_INDEX, TBPTTStream, eval_layout
 from rnnlab.models.charlm import detach_state
 from rnnlab.train import distributed as D
+from rnnlab.train.metrics import bits
+from rnnlab.train.task import Task, format_metrics
 
 
-class LMTask:
+class LMTask(Task):
     """Next-token prediction over token-id splits with state carried across batches.
 
     Args:
@@ -66,12 +71,14 @@ class LMTask:
         self.carry = None
 
     def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
-        """Loss on the next window; the state carried in from the previous window is detached."""
+        """Summed loss on the next window; the state carried in from the last one is detached."""
         x, y = self.stream.next_batch()
         fresh = self.stream.new_epoch  # the streams restarted: start from a zero state
         logits, state = model(x.to(self.device), None if fresh else self.carry)  # (S, B, V)
         self.carry = detach_state(state)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(self.device).flatten())
+        loss = F.cross_entropy(
+            logits.float().flatten(0, 1), y.to(self.device).flatten(), reduction="sum"
+        )
         return loss, y.numel()
 
     @torch.no_grad()
@@ -82,7 +89,18 @@ class LMTask:
         ids = self.splits[split]
         if max_tokens is not None:
             ids = ids[: max_tokens + 1]
-        return held_out_loss(model, ids, self.eval_streams, self.eval_seq_len, self.device)
+        result = held_out_loss(model, ids, self.eval_streams, self.eval_seq_len, self.device)
+        return {**result, "bpc": bits(result["loss"])}
+
+    def train_metrics(self, loss: float) -> dict[str, float]:
+        return {"bpc": bits(loss)}
+
+    def format_metrics(self, metrics: dict[str, float]) -> str:
+        text = f"loss {metrics['loss']:.4f} nats/char"
+        if "bpc" in metrics:
+            text += f", {metrics['bpc']:.4f} bpc"
+        rest = format_metrics(metrics, skip=("loss", "bpc"))
+        return f"{text}, {rest}" if rest else text
 
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         tensors = {}

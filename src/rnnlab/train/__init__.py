@@ -1,4 +1,6 @@
-"""Training: the model-agnostic trainer, checkpoints, metrics, and the character-LM run.
+"""Training: the task-agnostic trainer and run path, checkpoints, metrics, schedules.
+
+It knows the task protocol only (`rnnlab.train.task`); the tasks live in `rnnlab.tasks`.
 
 Submodules load on first use, so `import rnnlab.train.checkpoint` stays light.
 """
@@ -10,13 +12,11 @@ _EXPORTS = {
     "Trainer": "rnnlab.train.trainer",
     "FitResult": "rnnlab.train.trainer",
     "Task": "rnnlab.train.task",
-    "LMTask": "rnnlab.train.lm_task",
-    "held_out_loss": "rnnlab.train.lm_task",
-    "CharLMRunConfig": "rnnlab.train.charlm",
-    "train_charlm": "rnnlab.train.charlm",
-    "load_charlm": "rnnlab.train.charlm",
-    "generate": "rnnlab.train.charlm",
-    "evaluate_checkpoint": "rnnlab.train.charlm",
+    "TaskSpec": "rnnlab.train.task",
+    "RunContext": "rnnlab.train.task",
+    "run_task": "rnnlab.train.run",
+    "load_trained": "rnnlab.train.run",
+    "evaluate_trained": "rnnlab.train.run",
     "Checkpoint": "rnnlab.train.checkpoint",
     "save_checkpoint": "rnnlab.train.checkpoint",
     "load_checkpoint": "rnnlab.train.checkpoint",

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from rnnlab.config import setting
 from rnnlab.errors import InputError
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+# settings that may change when a run is resumed; any other difference is a mismatch
+RESUMABLE = frozenset(
+    {
+        "steps",
+        "minutes",
+        "eval_every",
+        "eval_tokens",
+        "patience",
+        "log_every",
+        "checkpoint_every",
+        "checkpoint_minutes",
+        "keep_checkpoints",
+        "progress",
+        "device",
+        "threads",
+        "precision",
+    }
+)
 
 
 @dataclass
@@ -20,44 +41,53 @@ class TrainConfig:
     """
 
     # budget (of the whole run, across resumes)
-    steps: int | None = None
-    minutes: float | None = None
-    # optimiser: adam | adamw | rmsprop | adagrad | sgd
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    alpha: float = 0.99  # RMSprop's squared-gradient decay
-    eps: float = 1e-8
-    momentum: float = 0.0
-    # learning-rate schedule: constant | cosine | step; progress is the larger of step/steps
-    # and elapsed/minutes, so a time budget decays over time
-    schedule: str = "cosine"
-    warmup: int = 0  # linear warm-up, in optimizer steps
-    min_lr_ratio: float = 0.0  # cosine floor, as a fraction of lr
-    decay_every: int = 1000  # step schedule: multiply lr by decay_rate every N steps
-    decay_rate: float = 0.5
+    steps: int | None = setting(None, "optimizer steps for the whole run (across resumes)")
+    minutes: float | None = setting(None, "minutes of training for the whole run (across resumes)")
+    # optimiser
+    optimizer: Literal["adam", "adamw", "rmsprop", "adagrad", "sgd"] = setting("adam", "optimiser")
+    lr: float = setting(2e-3, "peak learning rate")
+    weight_decay: float = setting(
+        0.0, "L2 penalty on weights (decoupled for adamw); never on biases or norm gains"
+    )
+    beta1: float = setting(0.9, "Adam's first-moment decay")
+    beta2: float = setting(0.999, "Adam's second-moment decay")
+    alpha: float = setting(0.99, "RMSprop's squared-gradient decay")
+    eps: float = setting(1e-8, "optimizer epsilon")
+    momentum: float = setting(0.0, "SGD / RMSprop momentum")
+    accumulate: int = setting(1, "micro-batches whose gradients are summed into one optimizer step")
+    # learning-rate schedule; progress is the larger of step/steps and elapsed/minutes, so a
+    # time budget decays over time
+    schedule: Literal["constant", "cosine", "step"] = setting("cosine", "learning-rate schedule")
+    warmup: int = setting(0, "linear warm-up, in optimizer steps")
+    min_lr_ratio: float = setting(0.0, "cosine floor as a fraction of lr")
+    decay_every: int = setting(1000, "step schedule: steps between decays")
+    decay_rate: float = setting(0.5, "step schedule: factor per decay")
     # gradient clipping: by global norm and/or element-wise by value (None disables)
-    clip_norm: float | None = 1.0
-    clip_value: float | None = None
+    clip_norm: float | None = setting(1.0, "clip gradients to this global norm (none: off)")
+    clip_value: float | None = setting(None, "clip each gradient element to ±value (none: off)")
     # evaluation and early stopping
-    eval_every: int = 500  # optimizer steps between validation passes (0: only at the end)
-    eval_tokens: int | None = 200_000  # validate on the first N tokens of val (None: all)
-    patience: int | None = None  # stop after this many evaluations without improvement
+    eval_every: int = setting(500, "steps between validation passes (0: only at the end)")
+    eval_tokens: int | None = setting(
+        200_000, "validate on the first N targets of the val split (none: all)"
+    )
+    patience: int | None = setting(
+        None, "early stopping: evaluations without improvement of the monitored metric"
+    )
     # runtime
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto = bf16 where it is fast
-    # dynamic loss scaling (GradScaler); None: on when autocasting on CUDA, where cuDNN runs
-    # recurrent layers in float16 even under a bf16 autocast
-    grad_scaler: bool | None = None
-    seed: int = 0
-    threads: int | None = None  # CPU threads for torch (None: torch's default)
-    log_every: int = 20  # steps between metrics-log lines
-    checkpoint_every: int = 1000  # steps between checkpoints (also saved at the end)
-    checkpoint_minutes: float = 10.0  # and at least this often in wall-clock time
-    keep_checkpoints: int = 2  # most recent checkpoints kept on disk
-    progress: bool = True  # tqdm progress bar
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N")
+    precision: Literal["auto", "fp32", "bf16"] = setting(
+        "auto", "autocast precision; auto: bf16 where the hardware runs it natively"
+    )
+    grad_scaler: bool | None = setting(
+        None, "dynamic loss scaling (none: on with CUDA autocast; cuDNN RNNs run in float16)"
+    )
+    seed: int = setting(0, "random seed (initialisation, dropout, data order)")
+    threads: int | None = setting(None, "CPU threads for torch (none: torch's default)")
+    log_every: int = setting(20, "steps between metrics-log lines")
+    checkpoint_every: int = setting(1000, "steps between checkpoints (also saved at the end)")
+    checkpoint_minutes: float = setting(10.0, "and at least this often, in minutes")
+    keep_checkpoints: int = setting(2, "most recent checkpoints kept")
+    progress: bool = setting(True, "show a progress bar")
 
 
 def check_train_config(cfg: TrainConfig) -> None:
@@ -76,6 +106,8 @@ def check_train_config(cfg: TrainConfig) -> None:
     need(cfg.schedule in SCHEDULES, "schedule", f"in {', '.join(SCHEDULES)}")
     need(cfg.precision in PRECISIONS, "precision", f"in {', '.join(PRECISIONS)}")
     need(cfg.lr >= 0, "lr", ">= 0")
+    need(cfg.weight_decay >= 0, "weight_decay", ">= 0")
+    need(cfg.accumulate >= 1, "accumulate", ">= 1")
     need(cfg.warmup >= 0, "warmup", ">= 0")
     need(0 <= cfg.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]")
     need(cfg.decay_every >= 1, "decay_every", ">= 1")

@@ -89,6 +89,30 @@ def max_over_processes(values: list[float], info: DistInfo, device: torch.device
     return t.tolist()
 
 
+def sum_over_processes(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Each value summed over all processes (a collective: call it everywhere)."""
+    if not info.enabled:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.tolist()
+
+
+def gather_bytes(data: bytes, info: DistInfo, device: torch.device) -> list[bytes]:
+    """Every process's `data` (any length), in rank order (a collective: call it everywhere)."""
+    if not info.enabled:
+        return [data]
+    (longest,) = max_over_processes([float(len(data))], info, device)
+    buf = torch.zeros(int(longest) + 8, dtype=torch.uint8, device=device)
+    buf[:8] = torch.tensor(list(len(data).to_bytes(8, "little")), dtype=torch.uint8)
+    buf[8 : 8 + len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    out = []
+    for row in gather_stack(buf, info).cpu():
+        raw = bytes(row.tolist())
+        out.append(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    return out
+
+
 def gather_cat(tensor: torch.Tensor, info: DistInfo, dim: int) -> torch.Tensor:
     """Concatenate every process's `tensor` along `dim` in rank order (same shape everywhere)."""
     if not info.enabled:

@@ -28,6 +28,31 @@ from rnnlab.errors import InputError
 from rnnlab.train.config import OPTIMIZERS, TrainConfig
 
 
+def exempt_from_decay(name: str, param: torch.Tensor) -> bool:
+    """Whether a parameter is left out of weight decay: biases and normalisation gains.
+
+    Biases, layer-norm gains and biases (1-D) and the magnitude `g` of a weight-normalised
+    weight (`….parametrizations.weight.original0`) are exempt; matrices, convolution kernels,
+    embeddings and the direction `v` of a weight-normalised weight are decayed.
+    """
+    return param.dim() < 2 or name.endswith("parametrizations.weight.original0")
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list:
+    """The model's trainable parameters as the optimizer takes them.
+
+    Without weight decay: one plain list (in the model's order). With it: two groups, the
+    decayed parameters with `weight_decay` and the exempt ones (`exempt_from_decay`) with 0.
+    """
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    exempt = [p for n, p in named if exempt_from_decay(n, p)]
+    if not weight_decay or not exempt:
+        return [p for _, p in named]
+    decayed = [p for n, p in named if not exempt_from_decay(n, p)]
+    groups = [{"params": decayed}] if decayed else []
+    return [*groups, {"params": exempt, "weight_decay": 0.0}]
+
+
 def _listed(item: Any) -> Any:
     """Materialise a parameter group's `params` so it can be inspected and still be used.
 

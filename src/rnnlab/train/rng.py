@@ -6,7 +6,8 @@ The state is a JSON-able dict (it travels in a checkpoint's JSON metadata):
      "numpy":  {"bit_generator": "MT19937", "key": B64, "pos": int,
                 "has_gauss": int, "gauss": float},
      "torch":  B64,            # torch's CPU generator
-     "cuda":   [B64, ...]}     # one per CUDA device; empty unless CUDA was initialised
+     "cuda":   [B64, ...],     # one per CUDA device; empty unless CUDA was initialised
+     "cuda_device": int}       # only when one device's state was captured (multi-GPU jobs)
 
 where B64 is base64 text: the Mersenne Twister words as little-endian uint32 for Python and
 NumPy, and torch's own byte state for torch. Restoring and then drawing gives exactly the
@@ -89,8 +90,12 @@ def _field(state: Any, key: str, what: str) -> Any:
     return state[key]
 
 
-def capture_rng_state() -> dict[str, Any]:
+def capture_rng_state(cuda_device: torch.device | None = None) -> dict[str, Any]:
     """Capture the Python, NumPy-global, torch CPU and (initialised) CUDA generator states.
+
+    Args:
+        cuda_device: capture only this CUDA device's generator (a process of a multi-GPU job
+            owns one device), recorded as "cuda_device"; None: every device's.
 
     Returns:
         A JSON-able dict (layout in the module docstring). CUDA generators are captured only
@@ -102,13 +107,16 @@ def capture_rng_state() -> dict[str, Any]:
         raise CheckpointError(
             f"rng state: expected NumPy's global MT19937 generator, got {np_state['bit_generator']}"
         )
-    cuda = []
+    cuda, own = [], {}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        cuda = [
-            base64.b64encode(s.numpy().tobytes()).decode("ascii")
-            for s in torch.cuda.get_rng_state_all()
-        ]
+        if cuda_device is not None and cuda_device.type == "cuda":
+            index = torch.cuda.current_device() if cuda_device.index is None else cuda_device.index
+            states, own = [torch.cuda.get_rng_state(index)], {"cuda_device": index}
+        else:
+            states = torch.cuda.get_rng_state_all()
+        cuda = [base64.b64encode(s.numpy().tobytes()).decode("ascii") for s in states]
     return {
+        **own,
         "python": {"version": version, "state": _words_to_b64(words), "gauss_next": gauss_next},
         "numpy": {
             "bit_generator": "MT19937",
@@ -138,8 +146,9 @@ def _byte_tensor(text: Any, what: str) -> torch.Tensor:
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Restore generator states captured by `capture_rng_state`.
 
-    CUDA states are restored for the devices present (the first `min(saved, available)`);
-    without CUDA they are skipped, so a run captured on a GPU can resume on a CPU.
+    CUDA states are restored for the devices present (the first `min(saved, available)`, or
+    the one device named by "cuda_device"); without CUDA they are skipped, so a run captured
+    on a GPU can resume on a CPU.
 
     Args:
         state: the dict returned by `capture_rng_state` (possibly through JSON).
@@ -175,5 +184,9 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     except (ValueError, TypeError, RuntimeError) as e:
         raise CheckpointError(f"rng state: cannot restore ({e})") from None
     if cuda_states and torch.cuda.is_available():
+        own = state.get("cuda_device")
+        if isinstance(own, int) and own < torch.cuda.device_count():
+            torch.cuda.set_rng_state(cuda_states[0], own)
+            return
         for device, s in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(s, device)

@@ -7,7 +7,11 @@ A run lives in one directory:
       metrics.jsonl          one JSON record per log line and per evaluation
       loss.png               loss curves (train and validation), refreshed at each checkpoint
       step-00001000.safetensors, latest.json   checkpoints (the newest `keep_checkpoints`)
-      best.safetensors       the checkpoint with the lowest validation loss so far
+      best.safetensors       the checkpoint with the best monitored validation metric so far
+
+The task returns a summed loss and a count of targets per batch; the trainer scales the
+gradient so that it is the mean over every target of the global batch, however the targets
+are spread over processes (DDP) and micro-batches (`accumulate`).
 
 Budgets (`steps`, `minutes`) count the whole run across resumes, so the same command with
 `--resume` completes an interrupted run. SIGINT and SIGTERM save a checkpoint and stop at the
@@ -18,6 +22,8 @@ time-based checkpoints, the time budget, early stopping) is agreed by all proces
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import signal
 import threading
@@ -41,16 +47,16 @@ from rnnlab.train.checkpoint import (
     save_run_checkpoint,
 )
 from rnnlab.train.config import TrainConfig, check_train_config
-from rnnlab.train.metrics import MetricsLog, bits, read_metrics, truncate_after
-from rnnlab.train.optim import build_optimizer, clip_gradients
+from rnnlab.train.metrics import MetricsLog, read_metrics, truncate_after
+from rnnlab.train.optim import build_optimizer, clip_gradients, param_groups
 from rnnlab.train.plot import plot_losses
 from rnnlab.train.rng import capture_rng_state, restore_rng_state
 from rnnlab.train.runtime import autocast, precision_name
 from rnnlab.train.schedule import lr_factor
-from rnnlab.train.task import Task
+from rnnlab.train.task import MODES, Task
 
 STOP_REASONS = ("steps", "minutes", "early-stopping", "signal", "non-finite")
-BEST_NAME = "best.safetensors"  # the checkpoint with the lowest validation loss
+BEST_NAME = "best.safetensors"  # the checkpoint with the best monitored validation metric
 MAX_SKIPPED = 20  # consecutive overflowing steps the loss scaler may skip before the run stops
 
 
@@ -66,6 +72,7 @@ class FitResult:
     checkpoint: Path | None
     last_eval: dict[str, float] = field(default_factory=dict)
     main_process: bool = True  # False on the other processes of a torchrun job
+    eval_text: str = ""  # the last evaluation, formatted by the task
 
     @property
     def ok(self) -> bool:
@@ -86,6 +93,8 @@ class Trainer:
         resume: a checkpoint to continue from (model, optimizer, data, RNG, counters); None
             starts a fresh run (and a fresh metrics log).
         log: where one-line messages go (rank 0 only).
+        monitor, mode: the validation metric that selects best.safetensors and drives early
+            stopping, and whether lower ("min") or higher ("max") is better.
     """
 
     def __init__(
@@ -101,8 +110,13 @@ class Trainer:
         dist_info: D.DistInfo | None = None,
         resume: Checkpoint | None = None,
         log=print,
+        monitor: str = "loss",
+        mode: str = "min",
     ):
         check_train_config(cfg)
+        if mode not in MODES:
+            raise ValueError(f"Trainer: mode must be min or max, got {mode!r}")
+        self.monitor, self.mode = monitor, mode
         self.model = model
         self.task = task
         self.cfg = cfg
@@ -112,11 +126,11 @@ class Trainer:
         self.dtype = dtype
         self.dist = dist_info or D.DistInfo()
         self.log = log if self.dist.is_main else (lambda *a, **k: None)
-        self.optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+        self.optimizer = build_optimizer(param_groups(model, cfg.weight_decay), cfg)
         self.step = 0
         self.elapsed = 0.0
         self.tokens = 0
-        self.best_val = math.inf
+        self.best_val = math.inf if mode == "min" else -math.inf  # of the monitored metric
         self.bad_evals = 0
         self.last_eval: dict[str, float] = {}
         self.last_checkpoint: Path | None = None
@@ -146,20 +160,24 @@ class Trainer:
         self.model.load_state_dict(ckpt.model_state)
         try:
             counters = ckpt.meta["trainer"]
-            rng = ckpt.meta["rng"]
             if ckpt.optimizer_state is not None:
                 self.optimizer.load_state_dict(ckpt.optimizer_state)
             self.step = int(counters["step"])
             self.elapsed = float(counters["elapsed"])
             self.tokens = int(counters["tokens"])
             best = counters.get("best_val")
-            self.best_val = math.inf if best is None else float(best)
+            if best is not None and counters.get("monitor", "loss") == self.monitor:
+                self.best_val = float(best)
             self.bad_evals = int(counters.get("bad_evals", 0))
             self.last_eval = dict(counters.get("last_eval", {}))
             self.window = [
                 float(counters.get("window_loss", 0.0)),
                 int(counters.get("window_tokens", 0)),
             ]
+            scaler_state = counters.get("grad_scaler")
+            if scaler_state is not None and self.scaler.is_enabled():
+                self.scaler.load_state_dict(scaler_state)
+            self.skipped = int(counters.get("skipped", 0))
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(
                 f"checkpoint {ckpt.path} cannot be resumed: its training state is missing or "
@@ -172,14 +190,27 @@ class Trainer:
             if k.startswith("task.")
         }
         self.task.load_state(ckpt.meta.get("task_state", {}), task_tensors)
+        self._restore_rng(ckpt)
+
+    def _restore_rng(self, ckpt: Checkpoint) -> None:
+        """Every process continues its own random streams (CPU and CUDA, Python, NumPy).
+
+        Saved with another number of processes, the streams cannot continue: each process
+        is reseeded from the seed, the step and its rank.
+        """
         saved_world = int(ckpt.meta.get("world_size", 1))
-        rank_rng = ckpt.extra_tensors.get(f"rng.torch.{self.dist.rank}")
-        if saved_world == self.dist.world_size:
-            restore_rng_state(rng)
-            if rank_rng is not None:
-                torch.set_rng_state(rank_rng)
-        else:
+        if saved_world != self.dist.world_size:
             torch.manual_seed(self.cfg.seed + 1000 * self.step + self.dist.rank)
+            return
+        per_rank = ckpt.meta.get("rng_ranks")
+        if isinstance(per_rank, list) and len(per_rank) == saved_world:
+            restore_rng_state(per_rank[self.dist.rank])
+            return
+        # written by an earlier version: rank 0's generators, and each rank's torch CPU state
+        restore_rng_state(ckpt.meta["rng"])
+        rank_rng = ckpt.extra_tensors.get(f"rng.torch.{self.dist.rank}")
+        if rank_rng is not None:
+            torch.set_rng_state(rank_rng)
 
     def save(self, *, best: bool = False) -> Path | None:
         """Write a checkpoint of the current step (a collective under DDP; rank 0 writes).
@@ -189,30 +220,37 @@ class Trainer:
         """
         task_meta, task_tensors = self.task.state()
         extra = {f"task.{k}": v for k, v in task_tensors.items()}
+        rng = capture_rng_state(self.device)
+        per_rank = None
         if self.dist.enabled:
-            states = D.gather_stack(torch.get_rng_state().to(self.device), self.dist)
-            extra.update({f"rng.torch.{r}": s.cpu() for r, s in enumerate(states)})
+            texts = D.gather_bytes(json.dumps(rng).encode(), self.dist, self.device)
+            per_rank = [json.loads(t) for t in texts]
         if not self.dist.is_main:
             return None
         meta = dict(self.meta)
         meta.update(
             config=to_dict(self.cfg),
             task_state=task_meta,
-            rng=capture_rng_state(),
+            rng=rng,
             world_size=self.dist.world_size,
             trainer={
                 "step": self.step,
                 "elapsed": self.elapsed,
                 "tokens": self.tokens,
                 "best_val": self.best_val if math.isfinite(self.best_val) else None,
+                "monitor": self.monitor,
+                "mode": self.mode,
                 "bad_evals": self.bad_evals,
                 "last_eval": self.last_eval,
                 "window_loss": self.window[0],
                 "window_tokens": self.window[1],
                 "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "skipped": self.skipped,
                 "precision": precision_name(self.dtype),
             },
         )
+        if per_rank is not None:
+            meta["rng_ranks"] = per_rank
         if best:
             return save_checkpoint(
                 self.run_dir / BEST_NAME,
@@ -294,6 +332,7 @@ class Trainer:
             checkpoint=self.last_checkpoint,
             last_eval=self.last_eval,
             main_process=self.dist.is_main,
+            eval_text=self.task.format_metrics(self.last_eval) if self.last_eval else "",
         )
 
     def _prepare_log(self, path: Path) -> None:
@@ -324,30 +363,13 @@ class Trainer:
                 lr = cfg.lr * lr_factor(self.step, self.progress(), cfg)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                with autocast(self.device, self.dtype):
-                    loss, tokens = self.task.train_loss(self.ddp)
-                loss_value = loss.item()
-                if D.any_true(not math.isfinite(loss_value), self.dist, self.device):
-                    return "non-finite", self._non_finite("loss", loss_value)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                self.scaler.unscale_(self.optimizer)
-                norm = clip_gradients(
-                    self.model.parameters(), clip_norm=cfg.clip_norm, clip_value=cfg.clip_value
-                )
-                # the same on every process: gradients are averaged
-                if not math.isfinite(norm):
-                    if not self.scaler.is_enabled() or self.skipped >= MAX_SKIPPED:
-                        return "non-finite", self._non_finite("gradient norm", norm)
-                    self.skipped += 1  # the scaler skips this update and lowers its scale
-                else:
-                    self.skipped = 0
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                outcome = self._train_step()
+                if isinstance(outcome, str):
+                    return "non-finite", outcome
+                loss_sum, tokens, norm = outcome
                 self.step += 1
-                tokens *= self.dist.world_size
                 self.tokens += tokens
-                self.window[0] += loss_value * tokens
+                self.window[0] += loss_sum
                 self.window[1] += tokens
                 # one collective per step: the slowest process's time, signals, time-based saves
                 dt, signalled, save_due = D.max_over_processes(
@@ -389,14 +411,67 @@ class Trainer:
             if bar is not None:
                 bar.close()
 
+    def _train_step(self) -> tuple[float, int, float] | str:
+        """One optimizer step over `accumulate` micro-batches.
+
+        Each micro-batch's summed loss is backpropagated divided by a constant `ref` (the
+        first micro-batch's mean count per process, the same on every process); DDP averages
+        the gradients over the W processes, so afterwards multiplying by ref·W/N, with N the
+        targets of the whole global batch, makes the gradient the mean over all N targets.
+
+        Returns (summed loss over the global batch, N, gradient norm), or the message of a
+        non-finite loss or gradient norm.
+        """
+        cfg = self.cfg
+        world = self.dist.world_size
+        self.optimizer.zero_grad(set_to_none=True)
+        ref, loss_total, count_total = None, 0.0, 0
+        for i in range(cfg.accumulate):
+            last = i == cfg.accumulate - 1
+            quiet = self.ddp.no_sync() if self.dist.enabled and not last else None
+            with quiet or contextlib.nullcontext():
+                with autocast(self.device, self.dtype):
+                    loss, count = self.task.train_loss(self.ddp)
+                loss_value, count_value = D.sum_over_processes(
+                    [loss.item(), float(count)], self.dist, self.device
+                )
+                if not math.isfinite(loss_value):
+                    mean = loss_value / max(count_value, 1.0)
+                    return self._non_finite("loss", mean)
+                if ref is None:
+                    ref = max(count_value / world, 1.0)
+                self.scaler.scale(loss / ref).backward()
+            loss_total += loss_value
+            count_total += round(count_value)
+        self.scaler.unscale_(self.optimizer)
+        factor = ref * world / max(count_total, 1)
+        if factor != 1.0:
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(factor)
+        norm = clip_gradients(
+            self.model.parameters(), clip_norm=cfg.clip_norm, clip_value=cfg.clip_value
+        )
+        # the same on every process: gradients are averaged
+        if not math.isfinite(norm):
+            if not self.scaler.is_enabled() or self.skipped >= MAX_SKIPPED:
+                return self._non_finite("gradient norm", norm)
+            self.skipped += 1  # the scaler skips this update and lowers its scale
+        else:
+            self.skipped = 0
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss_total, count_total, norm
+
     def _log_train(self, metrics: MetricsLog | None, bar, lr: float, norm: float, seconds: float):
         """Write the train record for the steps since the last one and reset the window."""
         mean = self.window[0] / max(self.window[1], 1)
+        derived = self.task.train_metrics(mean)
         record = {
             "step": self.step,
             "split": "train",
             "loss": mean,
-            "bpc": bits(mean),
+            **derived,
             "lr": lr,
             "grad_norm": norm,
             "tokens_per_s": self.window[1] / max(seconds, 1e-9),
@@ -405,13 +480,13 @@ class Trainer:
         if metrics is not None:
             metrics.append(record)
         if bar is not None:
-            bar.set_postfix(
-                loss=f"{mean:.3f}",
-                bpc=f"{bits(mean):.3f}",
-                tok_s=f"{record['tokens_per_s']:.0f}",
-                refresh=False,
-            )
+            shown = {"loss": f"{mean:.4g}" if mean < 1e-2 else f"{mean:.3f}"}
+            shown.update({k: f"{v:.3f}" for k, v in derived.items()})
+            bar.set_postfix(**shown, tok_s=f"{record['tokens_per_s']:.0f}", refresh=False)
         self.window = [0.0, 0]
+
+    def _better(self, value: float) -> bool:
+        return value < self.best_val if self.mode == "min" else value > self.best_val
 
     def _evaluate(self, metrics: MetricsLog | None, bar, *, max_tokens: int | None) -> str:
         """Validate, log and keep the best checkpoint; say when patience has run out.
@@ -420,22 +495,24 @@ class Trainer:
         """
         result = self.task.evaluate(self.model, "val", max_tokens=max_tokens)
         self.model.train()
-        loss = result["loss"]
-        self.last_eval = {"step": self.step, **result, "bpc": bits(loss)}
+        if self.monitor not in result:
+            raise KeyError(f"the task's evaluation lacks the monitored metric {self.monitor!r}")
+        value = float(result[self.monitor])
+        self.last_eval = {"step": self.step, **result}
         if metrics is not None:
             metrics.append({"split": "val", **self.last_eval})
-        line = f"step {self.step}: val loss {loss:.4f} nats/char, {bits(loss):.4f} bpc"
+        line = f"step {self.step}: val {self.task.format_metrics(result)}"
         (bar.write if bar is not None else self.log)(line)
-        improved = D.any_true(loss < self.best_val, self.dist, self.device)
+        improved = D.any_true(self._better(value), self.dist, self.device)
         if improved:
-            self.best_val, self.bad_evals = loss, 0
+            self.best_val, self.bad_evals = value, 0
             self.save(best=True)
         else:
             self.bad_evals += 1
         if self.cfg.patience is not None and self.bad_evals >= self.cfg.patience:
             return (
-                f"early stopping at step {self.step}: validation loss has not improved on "
-                f"{self.best_val:.4f} for {self.bad_evals} evaluations"
+                f"early stopping at step {self.step}: validation {self.monitor} has not "
+                f"improved on {self.best_val:.4f} for {self.bad_evals} evaluations"
             )
         return ""
 
