@@ -194,16 +194,26 @@ def copy_memory(n: int, T: int, *, seed: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def recall_task(
-    n: int, gap: int, *, seed: int, n_keys: int = 8, n_distractors: int = 8
+    n: int,
+    gap: int,
+    *,
+    seed: int,
+    n_keys: int = 8,
+    n_distractors: int = 8,
+    length: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Long-distance recall: a key, `gap` distractors, a query; predict the key's value.
 
     x[b] = (k_b, d_b1, …, d_b,gap, 0) with k_b ~ U{1..n_keys}, d ~ U{n_keys+1 .. n_keys +
     n_distractors}; y[b] = k_b − 1. See `RecallLayout` for the token layout (vocabulary size
-    1 + n_keys + n_distractors, n_keys classes). Chance accuracy is 1 / n_keys.
+    1 + n_keys + n_distractors, n_keys classes). Chance accuracy is 1 / n_keys. With a
+    `length` L > gap + 2, the sequence starts with L − gap − 2 further distractors, so that
+    sequences of every gap can have the same length and differ only in the distance between
+    key and query.
 
     Draw order: keys `integers(1, n_keys + 1, n)`, then distractors
-    `integers(n_keys + 1, n_keys + n_distractors + 1, (n, gap))`.
+    `integers(n_keys + 1, n_keys + n_distractors + 1, (n, gap))`, then (with a longer
+    `length`) the leading distractors `integers(…, (n, L − gap − 2))`.
 
     Args:
         n: number of sequences, >= 1.
@@ -211,16 +221,25 @@ def recall_task(
         seed: an int >= 0.
         n_keys: number of keys and of classes, >= 2.
         n_distractors: number of distractor tokens, >= 1.
+        length: the sequence length L >= gap + 2 (None: gap + 2).
 
     Returns:
-        x: (n, gap + 2) int64 tokens.
+        x: (n, L) int64 tokens, the key at position L − gap − 2 and the query at L − 1.
         y: (n,) int64 classes in 0..n_keys − 1.
 
     Raises:
-        InputError: if an argument is not an int in range.
+        InputError: if an argument is not an int in range, or the gap does not fit the length.
     """
     n = _check_int("recall_task", "n", n, minimum=1)
     gap = _check_int("recall_task", "gap", gap, minimum=0)
+    if length is None:
+        length = gap + 2
+    length = _check_int("recall_task", "length", length, minimum=2)
+    if gap > length - 2:
+        raise InputError(
+            f"recall_task: the gap {gap} is longer than a sequence of length {length} allows "
+            f"(at most length − 2 = {length - 2}: the key and the query take two positions)"
+        )
     layout = RecallLayout(
         _check_int("recall_task", "n_keys", n_keys, minimum=2),
         _check_int("recall_task", "n_distractors", n_distractors, minimum=1),
@@ -230,9 +249,17 @@ def recall_task(
     distractors = rng.integers(
         layout.distractors.start, layout.distractors.stop, size=(n, gap), dtype=np.int64
     )  # (n, gap)
-    x = np.empty((n, gap + 2), dtype=np.int64)
-    x[:, 0] = keys
-    x[:, 1:-1] = distractors
+    lead = rng.integers(
+        layout.distractors.start,
+        layout.distractors.stop,
+        size=(n, length - gap - 2),
+        dtype=np.int64,
+    )  # (n, L − gap − 2)
+    x = np.empty((n, length), dtype=np.int64)
+    start = length - gap - 2  # the key's position
+    x[:, :start] = lead
+    x[:, start] = keys
+    x[:, start + 1 : -1] = distractors
     x[:, -1] = layout.query
     y = keys - 1
     return torch.from_numpy(x), torch.from_numpy(y)

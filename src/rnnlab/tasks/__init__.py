@@ -6,12 +6,26 @@ path (`rnnlab.train.run.run_task`, `rnnlab train TASK`):
 | task     | what                                                               | metrics        |
 |----------|--------------------------------------------------------------------|----------------|
 | charlm   | character-level language model, truncated BPTT                     | loss, bpc      |
+| adding   | the adding problem: sum two marked numbers of a long sequence       | loss, mse      |
+| copy     | copy memory: repeat ten symbols after T blanks                      | loss, accuracy |
+| pixel    | pixel-by-pixel image classification (784 steps)                     | loss, accuracy |
+| recall   | long-distance recall: a key, G distractors, a query                 | loss, accuracy |
 
 The dependency runs one way: tasks use `rnnlab.train`, `rnnlab.models` and `rnnlab.data`;
 `rnnlab.train` knows only the task protocol.
 """
 
-from rnnlab.tasks import charlm
+from rnnlab.tasks import adding, charlm, copy, pixel, recall
 from rnnlab.tasks.registry import REGISTRY, get_task, register, task_of
 
-__all__ = ["REGISTRY", "charlm", "get_task", "register", "task_of"]
+__all__ = [
+    "REGISTRY",
+    "adding",
+    "charlm",
+    "copy",
+    "get_task",
+    "pixel",
+    "recall",
+    "register",
+    "task_of",
+]

@@ -126,6 +126,7 @@ class CharLMTask(LMTask):
             eval_streams=cfg.eval_streams,
             eval_seq_len=cfg.eval_seq_len,
             dist_info=info,
+            accumulate=cfg.accumulate,
         )
 
     def build_model(self) -> CharLM:

@@ -14,6 +14,7 @@ trainer turns it into the mean over the global batch.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.data import IGNORE_INDEX, TBPTTStream, eval_layout
+from rnnlab.errors import InputError
 from rnnlab.models.charlm import detach_state
 from rnnlab.train import distributed as D
 from rnnlab.train.metrics import bits
+from rnnlab.train.plot import plot_losses
 from rnnlab.train.task import Task, format_metrics
 
 
@@ -41,6 +44,9 @@ class LMTask(Task):
         state_dtype: dtype of a restored carried state (the model's parameters'); under
             autocast the carried state may be in a lower precision, which a resumed run with
             other settings must not inherit.
+        accumulate: micro-batches per optimizer step: each window's streams are split into
+            this many groups, taken one after the other with their own carried states, so
+            the step is the same as with the whole batch at once.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class LMTask(Task):
         eval_seq_len: int = 256,
         dist_info: D.DistInfo | None = None,
         state_dtype: torch.dtype = torch.float32,
+        accumulate: int = 1,
     ):
         self.splits = splits
         self.state_dtype = state_dtype
@@ -69,17 +76,39 @@ class LMTask(Task):
             world_size=self.dist.world_size,
         )
         self.carry = None
+        local = batch_size // self.dist.world_size
+        if accumulate > local:
+            raise InputError(
+                f"LMTask: accumulate {accumulate} needs at least as many streams per process, "
+                f"got {local}"
+            )
+        bounds = np.linspace(0, local, accumulate + 1).round().astype(int)
+        self.groups = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._micro = 0  # the next micro-batch of the current window
+        self._window = None  # (x, y, fresh) of the current window
+        self._parts: list = []  # the new carried state of each group done so far
 
     def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
-        """Summed loss on the next window; the state carried in from the last one is detached."""
-        x, y = self.stream.next_batch()
-        fresh = self.stream.new_epoch  # the streams restarted: start from a zero state
-        logits, state = model(x.to(self.device), None if fresh else self.carry)  # (S, B, V)
-        self.carry = detach_state(state)
+        """Summed loss on the next window (or its next group of streams, when accumulating).
+
+        The state carried in from the previous window is detached.
+        """
+        if self._micro == 0:
+            x, y = self.stream.next_batch()
+            self._window = (x, y, self.stream.new_epoch)  # new epoch: start from a zero state
+            self._parts = []
+        x, y, fresh = self._window
+        group = self.groups[self._micro]
+        carry = None if fresh or self.carry is None else _select(self.carry, group)
+        logits, state = model(x[:, group].to(self.device), carry)  # (S, b, V)
+        self._parts.append(detach_state(state))
+        self._micro = (self._micro + 1) % len(self.groups)
+        if self._micro == 0:
+            self.carry = _join(self._parts)
         loss = F.cross_entropy(
-            logits.float().flatten(0, 1), y.to(self.device).flatten(), reduction="sum"
+            logits.float().flatten(0, 1), y[:, group].to(self.device).flatten(), reduction="sum"
         )
-        return loss, y.numel()
+        return loss, y[:, group].numel()
 
     @torch.no_grad()
     def evaluate(
@@ -91,6 +120,9 @@ class LMTask(Task):
             ids = ids[: max_tokens + 1]
         result = held_out_loss(model, ids, self.eval_streams, self.eval_seq_len, self.device)
         return {**result, "bpc": bits(result["loss"])}
+
+    def plot(self, records: list[dict[str, Any]], path: Path) -> bool:
+        return plot_losses(records, path, unit="character")
 
     def train_metrics(self, loss: float) -> dict[str, float]:
         return {"bpc": bits(loss)}
@@ -120,6 +152,22 @@ class LMTask(Task):
         lo = self.dist.rank * local
         parts = [p[:, lo : lo + local].to(self.device, self.state_dtype) for p in parts]
         self.carry = tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def _select(state, columns: slice):
+    """The carried state of some streams (the batch is dim 1 of every part)."""
+    if isinstance(state, tuple):
+        return tuple(s[:, columns] for s in state)
+    return state[:, columns]
+
+
+def _join(parts: list):
+    """Carried states of consecutive groups of streams, as one state."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(group, dim=1) for group in zip(*parts, strict=True))
+    return torch.cat(parts, dim=1)
 
 
 @torch.no_grad()

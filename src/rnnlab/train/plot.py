@@ -44,22 +44,29 @@ def plot_losses(
     *,
     key: str = "loss",
     log_x: bool = False,
-    unit: str = "character",
+    log_y: bool = False,
+    unit: str | None = "character",
     title: str | None = None,
+    metric: str | None = None,
 ) -> bool:
     """Plot train and validation losses to a PNG file, written atomically.
 
     Train records (`split == "train"`) are drawn as a line; every other split (val, test, …)
     as markers joined by a thin line. The left y-axis is in nats, the right one in bits per
-    `unit` (bits = nats / ln 2).
+    `unit` (bits = nats / ln 2); without a unit (a loss that is not a cross-entropy, e.g. a
+    mean squared error) there is no bits axis. With `metric`, a second panel beside the loss
+    shows that field (e.g. validation accuracy).
 
     Args:
         records: metrics records, e.g. from `read_metrics`; non-finite values are skipped.
         path: the PNG file to write.
         key: the record field holding the loss in nats.
         log_x: use a logarithmic step axis.
-        unit: what one loss term is per, for the bits axis label ("character", "token", …).
+        log_y: use a logarithmic loss axis (for losses that fall by orders of magnitude).
+        unit: what one loss term is per, for the bits axis label ("character", "token", …),
+            or None for no bits axis.
         title: an optional figure title.
+        metric: a second field to plot in its own panel, or None.
 
     Returns:
         True if the PNG was written; False if matplotlib is not installed (nothing written),
@@ -73,29 +80,41 @@ def plot_losses(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    groups = _points(records, key)
-    figure = Figure(figsize=(8, 4.5), dpi=120, layout="constrained")
+    records = list(records)
+    figure = Figure(figsize=(12 if metric else 8, 4.5), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)
-    ax = figure.add_subplot()
-    for split in sorted(groups, key=lambda s: (s != "train", s)):
-        steps, values = zip(*groups[split], strict=True)
-        if split == "train":
-            ax.plot(steps, values, linewidth=1.0, label=split)
+    panels = [(figure.add_subplot(1, 2 if metric else 1, 1), key)]
+    if metric:
+        panels.append((figure.add_subplot(1, 2, 2), metric))
+    for ax, field in panels:
+        groups = _points(records, field)
+        for split in sorted(groups, key=lambda s: (s != "train", s)):
+            steps, values = zip(*groups[split], strict=True)
+            if split == "train":
+                ax.plot(steps, values, linewidth=1.0, label=split)
+            else:
+                ax.plot(steps, values, "o-", markersize=4, linewidth=0.8, label=split)
+        if groups:
+            ax.legend()
         else:
-            ax.plot(steps, values, "o-", markersize=4, linewidth=0.8, label=split)
-    if groups:
-        ax.legend()
+            ax.text(0.5, 0.5, f"no finite {field!r} values", ha="center", transform=ax.transAxes)
+        if log_x:
+            ax.set_xscale("log")
+        if log_y and field == key and groups and all(v > 0 for g in groups.values() for _, v in g):
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+    ax = panels[0][0]
+    if unit is not None:
+        ax.set_ylabel(f"{key} (nats)")
+        right = ax.secondary_yaxis("right", functions=(bits, lambda b: b * LN2))
+        right.set_ylabel(f"bits per {unit}")
     else:
-        ax.text(0.5, 0.5, f"no finite {key!r} values", ha="center", transform=ax.transAxes)
-    if log_x:
-        ax.set_xscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"{key} (nats)")
-    ax.grid(True, alpha=0.3)
-    right = ax.secondary_yaxis("right", functions=(bits, lambda b: b * LN2))
-    right.set_ylabel(f"bits per {unit}")
+        ax.set_ylabel(key)
+    if metric:
+        panels[1][0].set_ylabel(metric)
     if title:
-        ax.set_title(title)
+        figure.suptitle(title)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     atomic_write_bytes(path, buffer.getvalue())

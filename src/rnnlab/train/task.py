@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from rnnlab.train.distributed import DistInfo
+from rnnlab.train.plot import plot_losses
 
 MODES = ("min", "max")
 KINDS = ("lm", "regression", "classification")
@@ -107,6 +109,10 @@ class Task:
     def format_metrics(self, metrics: dict[str, float]) -> str:
         """A readable line for evaluation metrics, e.g. "loss 0.0123, accuracy 0.9870"."""
         return format_metrics(metrics)
+
+    def plot(self, records: list[dict[str, Any]], path: Path) -> bool:
+        """Draw the run's curves (loss.png); False when matplotlib is missing."""
+        return plot_losses(records, path, unit=None, log_y=True)
 
 
 def format_metrics(metrics: dict[str, float], skip: tuple[str, ...] = ()) -> str:

@@ -49,7 +49,6 @@ from rnnlab.train.checkpoint import (
 from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.metrics import MetricsLog, read_metrics, truncate_after
 from rnnlab.train.optim import build_optimizer, clip_gradients, param_groups
-from rnnlab.train.plot import plot_losses
 from rnnlab.train.rng import capture_rng_state, restore_rng_state
 from rnnlab.train.runtime import autocast, precision_name
 from rnnlab.train.schedule import lr_factor
@@ -273,7 +272,9 @@ class Trainer:
 
     def _plot(self) -> None:
         metrics = self.run_dir / "metrics.jsonl"
-        if metrics.exists() and not plot_losses(read_metrics(metrics), self.run_dir / "loss.png"):
+        if metrics.exists() and not self.task.plot(
+            read_metrics(metrics), self.run_dir / "loss.png"
+        ):
             self.log("note: matplotlib is not installed; skipping loss.png")
 
     # -- schedule ---------------------------------------------------------------------------
