@@ -183,6 +183,8 @@ def _coerce_spec(owner: str, spec: FieldSpec, value: Any) -> Any:
             items = value.split(",") if isinstance(value, str) else value
             if isinstance(items, (str, bytes)) or not isinstance(items, (list, tuple)):
                 raise ValueError(value)
+            if isinstance(value, str):
+                items = [item.strip() for item in items]
             result: Any = tuple(_scalar(spec.base, item) for item in items)
             if isinstance(value, str) and any(not item.strip() for item in items):
                 raise ValueError(value)

@@ -1,5 +1,6 @@
 """TemporalConvNet: causality, receptive field, streaming, weight norm, init, errors."""
 
+import math
 import warnings
 
 import pytest
@@ -190,12 +191,17 @@ def test_every_dilated_conv_is_weight_normed_with_the_parametrization_api():
     assert "blocks.2.downsample.weight" in names
 
 
-def test_initial_weight_is_the_v_draw():
-    tcn = TemporalConvNet(64, (64, 128), 3)
+@pytest.mark.parametrize("init_std", [None, 0.01])
+def test_initial_weight_is_the_v_draw(init_std):
+    tcn = TemporalConvNet(64, (64, 128), 3, init_std=init_std)
     torch.manual_seed(7)
     tcn.reset_parameters()
     torch.manual_seed(7)
-    first_draw = torch.empty(64, 64, 3).normal_(0.0, 0.01)
+    first_draw = torch.empty(64, 64, 3)
+    if init_std is None:  # what torch.nn.Conv1d draws
+        torch.nn.init.kaiming_uniform_(first_draw, a=math.sqrt(5))
+    else:
+        first_draw.normal_(0.0, init_std)
     conv = tcn.blocks[0].conv1
     torch.testing.assert_close(conv.parametrizations.weight.original1, first_draw, rtol=0, atol=0)
     torch.testing.assert_close(conv.weight, first_draw)
@@ -204,11 +210,37 @@ def test_initial_weight_is_the_v_draw():
         torch.testing.assert_close(conv.weight, weight.original1)
         norms = weight.original1.norm(dim=(1, 2), keepdim=True)
         torch.testing.assert_close(weight.original0, norms)
-        assert abs(conv.weight.std().item() - 0.01) < 0.001  # torch's default would be ≈ 0.04
-        assert not conv.bias.any()
-    ds = tcn.blocks[1].downsample.weight
-    assert abs(ds.std().item() - 0.01) < 0.001 and abs(ds.mean().item()) < 0.001
-    assert not tcn.blocks[1].downsample.bias.any()
+        fan_in = weight.original1[0].numel()
+        expected = 1 / math.sqrt(3 * fan_in) if init_std is None else init_std
+        assert abs(conv.weight.std().item() - expected) < 0.1 * expected
+        if init_std is None:  # torch's default bias U(±1/√fan_in)
+            assert conv.bias.abs().max() <= 1 / math.sqrt(fan_in) and conv.bias.any()
+        else:
+            assert not conv.bias.any()
+    ds = tcn.blocks[1].downsample
+    expected = 1 / math.sqrt(3 * 64) if init_std is None else init_std
+    assert abs(ds.weight.std().item() - expected) < 0.1 * expected
+    assert ds.bias.any() == (init_std is None)
+
+
+def test_init_std_must_be_positive():
+    with pytest.raises(InputError, match="init_std > 0"):
+        TemporalConvNet(3, (4,), init_std=0.0)
+
+
+def test_default_init_learns_the_adding_problem_where_the_small_one_does_not():
+    """At N(0, 0.01²) the network is near-constant in its real-valued input at first."""
+    from rnnlab.data.tasks import adding_problem
+
+    torch.manual_seed(0)
+    spread = {}
+    x, _ = adding_problem(64, 50, seed=1)
+    for init_std in (None, 0.01):
+        torch.manual_seed(0)
+        tcn = TemporalConvNet(2, (16,) * 4, 4, init_std=init_std)
+        features = tcn(x.transpose(1, 2))[:, :, -1]  # (B, C)
+        spread[init_std] = features.std(dim=0).mean().item()
+    assert spread[None] > 5 * spread[0.01]
 
 
 # ---- shapes, non-causal ------------------------------------------------------------------------

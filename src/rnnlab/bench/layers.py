@@ -27,7 +27,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ import rnnlab.nn
 from rnnlab.atomic import atomic_write_text
 from rnnlab.backends import NAMES
 from rnnlab.errors import InputError
+from rnnlab.machine import machine_info
 from rnnlab.train.runtime import autocast, resolve_device, resolve_precision
 
 CELLS = ("lstm", "gru", "rnn")
@@ -540,32 +540,6 @@ def format_markdown(rows: list[LayerResult]) -> str:
     align = ["---" if h in ("cell", "mode") else "---:" for h in header]
     lines = ["| " + " | ".join(cells) + " |" for cells in [header, align, *body]]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split("\n"):
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def machine_info(device: str = "cpu") -> dict[str, Any]:
-    """What the numbers were measured on: CPU, cores, GPU, platform, Python and torch."""
-    info: dict[str, Any] = {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cores_available"] = len(os.sched_getaffinity(0))
-    if torch.device(device).type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
 
 
 def to_json(rows: list[LayerResult], *, machine: dict[str, Any] | None = None) -> str:

@@ -11,7 +11,7 @@ import threading
 from rnnlab.errors import InputError
 
 # modules under rnnlab.cli, each defining `add_parser(subparsers)`, which sets `run`
-SUBCOMMANDS = ("train", "sample", "eval", "bench")
+SUBCOMMANDS = ("train", "sample", "eval", "tasks", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

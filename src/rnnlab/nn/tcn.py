@@ -16,6 +16,7 @@ at t depends on inputs at times ≤ t; it can also be run one step at a time (`i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -38,11 +39,23 @@ _NAME = "TemporalConvNet"
 _STEP = "TemporalConvNet.step"
 
 
-def _init_weight_normed_(conv: nn.Conv1d, std: float) -> None:
-    """Direction v ~ N(0, std²) and magnitude g = ‖v‖ per output channel, so that w = v."""
+def _init_conv_(conv: nn.Conv1d, weight: Tensor, std: float | None) -> None:
+    """`weight` drawn as torch.nn.Conv1d draws it (std None), or from N(0, std²); the bias as
+    torch.nn.Conv1d draws it (std None), or zero."""
+    if std is None:
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5))  # torch.nn.Conv1d's default
+        bound = 1.0 / math.sqrt(weight[0].numel())
+        nn.init.uniform_(conv.bias, -bound, bound)
+    else:
+        nn.init.normal_(weight, 0.0, std)
+        nn.init.zeros_(conv.bias)
+
+
+def _init_weight_normed_(conv: nn.Conv1d, std: float | None) -> None:
+    """Direction v drawn by `_init_conv_` and magnitude g = ‖v‖ per output channel (w = v)."""
     weight = conv.parametrizations.weight
     g, v = weight.original0, weight.original1  # (C_out, 1, 1), (C_out, C_in, k)
-    nn.init.normal_(v, 0.0, std)
+    _init_conv_(conv, v, std)
     with torch.no_grad():
         g.copy_(torch.linalg.vector_norm(v, dim=(1, 2), keepdim=True))
 
@@ -84,6 +97,8 @@ class TemporalBlock(nn.Module):
         dropout: p in [0, 1).
         causal: left padding (k − 1)·d; else "same" padding, the extra zero (even total) on
             the right, as torch.nn.Conv1d(padding="same") does.
+        init_std: None: torch.nn.Conv1d's initialisation; a float: weights N(0, init_std²)
+            and zero biases.
     """
 
     def __init__(
@@ -95,11 +110,13 @@ class TemporalBlock(nn.Module):
         dropout: float,
         *,
         causal: bool,
+        init_std: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         factory = {"device": device, "dtype": dtype}
+        self.init_std = init_std
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.dilation = kernel_size, dilation
         total = (kernel_size - 1) * dilation
@@ -119,13 +136,12 @@ class TemporalBlock(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """v ~ N(0, 0.01²), g = ‖v‖ (so w = v); 1x1 w ~ N(0, 0.01²); biases zero."""
+        """v drawn as torch.nn.Conv1d draws a weight (or N(0, init_std²)), g = ‖v‖ (so w = v);
+        the 1x1 projection and the biases likewise."""
         for conv in (self.conv1, self.conv2):
-            _init_weight_normed_(conv, 0.01)
-            nn.init.zeros_(conv.bias)
+            _init_weight_normed_(conv, self.init_std)
         if self.downsample is not None:
-            nn.init.normal_(self.downsample.weight, 0.0, 0.01)
-            nn.init.zeros_(self.downsample.bias)
+            _init_conv_(self.downsample, self.downsample.weight, self.init_std)
 
     def extra_repr(self) -> str:
         return (
@@ -173,12 +189,16 @@ class TemporalConvNet(nn.Module):
     sees t − r … t + r, r = (receptive_field − 1) / 2); for even k the total (k − 1)·d may be
     odd, and then the extra zero goes on the right, exactly as torch.nn.Conv1d(padding="same").
 
-    Initialisation: each weight-normed convolution draws its direction v ~ N(0, 0.01²) and
-    sets g = ‖v‖ per output channel, so the initial weight equals the draw (the reference
-    code's ``conv.weight.data.normal_`` after weight norm has no lasting effect); the 1x1
-    projections draw w ~ N(0, 0.01²); all biases start at zero (torch's default
-    U(±1/√fan_in) would dwarf weights this small, leaving the network near-constant in its
-    input at initialisation and whole ReLU channels dead). `reset_parameters` redraws all of them.
+    Initialisation: each weight-normed convolution draws its direction v as torch.nn.Conv1d
+    draws a weight (Kaiming-uniform with a = √5, bias U(±1/√fan_in)) and sets g = ‖v‖ per
+    output channel, so the initial weight equals the draw; the 1x1 projections are drawn as
+    torch.nn.Conv1d's. This is what the reference code (locuslab/TCN) effectively trains
+    with: its ``conv.weight.data.normal_(0, 0.01)`` after weight norm has no lasting effect,
+    since the weight is recomputed from g and v at every call. Its intended N(0, 0.01²) is
+    available as ``init_std=0.01`` (weights N(0, init_std²), biases zero); at that scale a
+    network on real-valued inputs is nearly constant in its input at initialisation and
+    learns slowly or not at all (on the adding problem it stays at the mean predictor).
+    `reset_parameters` redraws everything.
 
     Streaming (causal only): ``state = init_state(B)``; ``y_t, state = step(x_t, state)``
     equals the full forward at every step in eval mode. `step` never applies dropout: it is
@@ -190,6 +210,8 @@ class TemporalConvNet(nn.Module):
         kernel_size: k ≥ 1 (k = 1: no temporal mixing, receptive field 1).
         dropout: probability in [0, 1) of the dropout after each convolution's ReLU.
         causal: left padding only (default), else "same" padding (see above).
+        init_std: None (default): torch.nn.Conv1d's initialisation; a float: weights
+            N(0, init_std²) and zero biases (see above).
         device, dtype: of the parameters, as for torch.nn.Conv1d.
 
     Shapes:
@@ -205,11 +227,14 @@ class TemporalConvNet(nn.Module):
         dropout: float = 0.0,
         *,
         causal: bool = True,
+        init_std: float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.input_size = check_int(_NAME, "input_size", input_size, minimum=1)
+        if init_std is not None and not (isinstance(init_std, (int, float)) and init_std > 0):
+            raise InputError(f"{_NAME}: expected init_std > 0 or None, got {init_std!r}")
         self.channels = _check_channels(channels)
         self.kernel_size = check_int(_NAME, "kernel_size", kernel_size, minimum=1)
         self.dropout = check_probability(_NAME, "dropout", dropout, allow_one=False)
@@ -226,6 +251,7 @@ class TemporalConvNet(nn.Module):
                 2**i,
                 self.dropout,
                 causal=self.causal,
+                init_std=init_std,
                 device=device,
                 dtype=dtype,
             )

@@ -14,6 +14,7 @@ trainer turns it into the mean over the global batch.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class LMTask(Task):
                 f"got {local}"
             )
         bounds = np.linspace(0, local, accumulate + 1).round().astype(int)
-        self.groups = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self.groups = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
         self._micro = 0  # the next micro-batch of the current window
         self._window = None  # (x, y, fresh) of the current window
         self._parts: list = []  # the new carried state of each group done so far

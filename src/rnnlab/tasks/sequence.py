@@ -20,6 +20,7 @@ training batch i and its fixed validation and test sets; this module does the re
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -85,7 +86,7 @@ def shares(rows: int, world: int, rank: int, groups: int) -> list[slice]:
     """Process `rank`'s rows of a global batch of `rows`, cut into `groups` consecutive slices."""
     lo, hi = rows * rank // world, rows * (rank + 1) // world
     bounds = [lo + (hi - lo) * g // groups for g in range(groups + 1)]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 class SequenceTask(Task):

@@ -14,17 +14,20 @@ What it does, for any registered task (`rnnlab.train.task.TaskSpec`):
 3. Runtime: CPU threads, the device, the process group (`torchrun`), the precision.
 4. Data: the first process builds the task first (it may download and cache), the others
    after it; on resume the task checks its data against the checkpoint's.
-5. Seeding: the model is initialised from `seed` (the same weights on every process); the
-   other random streams (dropout, data order) from `seed + 1 + rank`.
+5. Seeding (torch, Python's `random`, NumPy's global generator): the model is initialised
+   from `seed` (the same weights on every process); the other random streams (dropout,
+   data order) from `seed + 1 + rank`.
 6. The trainer, then leaving the process group, also after an error.
 """
 
 from __future__ import annotations
 
 import gc
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from rnnlab import __version__
@@ -173,9 +176,9 @@ def run_task(
         task = _build_in_order(spec, cfg, context)
         if ckpt is not None:
             task.check_resume(ckpt.meta)
-        torch.manual_seed(cfg.seed)
+        seed_everything(cfg.seed)
         model = task.build_model().to(device)
-        torch.manual_seed(cfg.seed + 1 + info.rank)
+        seed_everything(cfg.seed + 1 + info.rank)
         meta = {"task": spec.name, "rnnlab_version": __version__, **task.meta()}
         trainer = Trainer(
             model,
@@ -218,6 +221,13 @@ def run_task(
         raise
     D.teardown(clean=True)
     return result
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), Python's `random` and NumPy's global generator."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global generator is the point)
 
 
 def _silent(*args, **kwargs) -> None:

@@ -211,11 +211,12 @@ class Trainer:
         if rank_rng is not None:
             torch.set_rng_state(rank_rng)
 
-    def save(self, *, best: bool = False) -> Path | None:
+    def save(self, *, best: bool = False, stopped: str | None = None) -> Path | None:
         """Write a checkpoint of the current step (a collective under DDP; rank 0 writes).
 
-        With `best`, write it as `best.safetensors` (the lowest validation loss so far), which
-        the step checkpoints' pruning leaves alone.
+        With `best`, write it as `best.safetensors` (the best monitored validation metric so
+        far), which the step checkpoints' pruning leaves alone. `stopped` records why the run
+        ended (one of STOP_REASONS) in the last checkpoint of a run.
         """
         task_meta, task_tensors = self.task.state()
         extra = {f"task.{k}": v for k, v in task_tensors.items()}
@@ -245,6 +246,7 @@ class Trainer:
                 "window_tokens": self.window[1],
                 "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                 "skipped": self.skipped,
+                "stopped": stopped,
                 "precision": precision_name(self.dtype),
             },
         )
@@ -311,7 +313,7 @@ class Trainer:
             if stopped in ("steps", "minutes"):  # the same text as every validation of the run
                 self._evaluate(metrics, None, max_tokens=self.cfg.eval_tokens)
             if stopped != "non-finite":
-                self.save()
+                self.save(stopped=stopped)
         finally:
             if metrics is not None:
                 metrics.close()

@@ -1,0 +1,518 @@
+"""`rnnlab tasks table`: a grid of task × model, trained and tabulated as Bai et al.'s Table 1.
+
+A table preset (TOML, shipped in `rnnlab/presets/tables/` or given by path) names the rows
+(a task with its settings), the models of each row (tcn, lstm, gru, rnn, each with its own
+settings over the row's) and, for recall, the gaps to sweep:
+
+    title = "…"
+    jobs = 2                    # cells trained at once
+    threads = 1                 # torch threads per cell
+
+    [rows.adding]
+    task = "adding"
+    label = "Adding problem T=100"
+    size = "70K"
+    settings = { seq_len = 100, minutes = 3, params = "70k" }
+    [rows.adding.models.tcn]
+    channels = [24, 24, 24, 24, 24, 24]
+    [rows.adding.models.lstm]
+    init = "chrono"
+
+    [rows.recall]
+    task = "recall"
+    gaps = [10, 50, 100]        # one cell per gap and model
+    shown_gap = 100             # the gap the table shows (all of them go to recall.png)
+
+Every cell is an ordinary run, `rnnlab train TASK … --out OUT/CELL` in a subprocess, then
+`rnnlab eval OUT/CELL/best.safetensors --json` on the test split. A cell whose run finished
+and was evaluated is collected, not trained again, so an interrupted table continues where
+it stopped when the same command is given again (unfinished cells resume). Outputs in OUT:
+`table.md` (the table, each cell with its training time), `table.json` (every cell: settings,
+command, parameters, time, metrics, and the machine) and `recall.png` (accuracy against gap
+for each model).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rnnlab.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from rnnlab.config import tomllib
+from rnnlab.errors import InputError
+from rnnlab.machine import describe_machine, machine_info
+from rnnlab.models.sequence import MODELS
+from rnnlab.tasks.registry import get_task
+from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
+
+COLUMNS = ("lstm", "gru", "rnn", "tcn")  # the paper's column order
+FINISHED = ("steps", "minutes", "early-stopping")
+RESULT_FILE = "test.json"
+
+
+@dataclass
+class Cell:
+    """One run of the grid."""
+
+    row: str
+    task: str
+    model: str
+    name: str  # its directory under the table's output
+    settings: dict[str, Any]
+    gap: int | None = None
+
+    def flags(self) -> list[str]:
+        out = ["--model", self.model]
+        for key, value in self.settings.items():
+            if isinstance(value, (list, tuple)):
+                value = ",".join(map(str, value))
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            out += ["--" + key.replace("_", "-"), str(value)]
+        return out
+
+
+@dataclass
+class TablePreset:
+    """A parsed table preset (see the module docstring)."""
+
+    name: str
+    title: str
+    jobs: int
+    threads: int
+    rows: dict[str, dict[str, Any]]
+    cells: list[Cell] = field(default_factory=list)
+
+
+def _preset_folder():
+    return resources.files("rnnlab") / "presets" / "tables"
+
+
+def table_presets() -> list[str]:
+    folder = _preset_folder()
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def _read(name: str) -> tuple[str, dict[str, Any]]:
+    if name in table_presets():
+        with resources.as_file(_preset_folder() / f"{name}.toml") as path:
+            return name, _parse(path)
+    path = Path(name)
+    if path.suffix == ".toml" or path.is_file():
+        return path.stem, _parse(path)
+    raise InputError(
+        f"tasks table: unknown preset {name!r}; shipped presets: {', '.join(table_presets())} "
+        "(or give a path to a .toml file)"
+    )
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"tasks table: preset file {str(path)!r} does not exist") from None
+    except OSError as err:
+        raise InputError(f"tasks table: preset file {str(path)!r}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(
+            f"tasks table: preset file {str(path)!r} is not valid TOML: {err}"
+        ) from None
+
+
+def load_table_preset(name: str) -> TablePreset:
+    """Read and check a table preset; every cell's settings are checked against its task."""
+    preset_name, doc = _read(name)
+    where = f"tasks table: preset {preset_name!r}"
+    rows = doc.get("rows")
+    if not isinstance(rows, dict) or not rows:
+        raise InputError(f"{where}: expected a [rows.NAME] table for each row")
+    preset = TablePreset(
+        name=preset_name,
+        title=str(doc.get("title", preset_name)),
+        jobs=_positive(doc.get("jobs", 1), f"{where}: jobs"),
+        threads=_positive(doc.get("threads", 1), f"{where}: threads"),
+        rows=rows,
+    )
+    for key, row in rows.items():
+        if not isinstance(row, dict) or "task" not in row:
+            raise InputError(f"{where}: row {key!r} needs a task")
+        spec = get_task(str(row["task"]))
+        models = row.get("models")
+        if not isinstance(models, dict) or not models:
+            raise InputError(f"{where}: row {key!r} needs [rows.{key}.models.MODEL] tables")
+        gaps = row.get("gaps")
+        if gaps is not None and (spec.name != "recall" or not isinstance(gaps, list) or not gaps):
+            raise InputError(f"{where}: row {key!r}: gaps are a non-empty list, for recall only")
+        for model, own in models.items():
+            if model not in MODELS:
+                raise InputError(
+                    f"{where}: row {key!r}: unknown model {model!r}; expected one of "
+                    f"{', '.join(MODELS)}"
+                )
+            settings = {**dict(row.get("settings", {})), **dict(own or {})}
+            for gap in gaps or [None]:
+                cell_settings = dict(settings)
+                name = f"{key}-{model}"
+                if gap is not None:
+                    cell_settings["gap"] = int(gap)
+                    name += f"-g{int(gap)}"
+                cell = Cell(key, spec.name, model, name, cell_settings, gap)
+                _check_cell(spec, cell, where)
+                preset.cells.append(cell)
+    return preset
+
+
+def _positive(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{what}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def _check_cell(spec, cell: Cell, where: str) -> None:
+    from rnnlab.train.run import check_config
+
+    try:
+        cfg = cell_config(cell)
+        check_config(spec, cfg)
+    except InputError as err:
+        raise InputError(f"{where}: cell {cell.name}: {err}") from None
+    if cfg.steps is None and cfg.minutes is None:
+        raise InputError(f"{where}: cell {cell.name}: needs a budget (steps or minutes)")
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def cell_config(cell: Cell):
+    """The run configuration a cell asks for."""
+    from rnnlab.config import override
+
+    return override(get_task(cell.task).config(), {**cell.settings, "model": cell.model})
+
+
+def cell_status(cell: Cell, directory: Path) -> tuple[str, dict[str, Any] | None]:
+    """("new" | "unfinished" | "trained" | "done", the evaluation if done).
+
+    A run that ended under another budget than the cell now asks for is unfinished (it is
+    resumed with the new budget).
+    """
+    result_file = directory / RESULT_FILE
+    if not has_checkpoints(directory):
+        return "new", None
+    ckpt = load_checkpoint(find_checkpoint(directory))
+    wanted = cell_config(cell)
+    saved = ckpt.meta.get("config", {})
+    if ckpt.meta.get("trainer", {}).get("stopped") not in FINISHED or any(
+        saved.get(budget) != getattr(wanted, budget) for budget in ("steps", "minutes")
+    ):
+        return "unfinished", None
+    if result_file.exists():
+        try:
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+        except ValueError:
+            return "trained", None
+        if result.get("step") == ckpt.meta.get("step"):
+            return "done", result
+    return "trained", None
+
+
+def _rnnlab(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rnnlab", *args]
+
+
+def train_command(cell: Cell, out: Path, threads: int) -> list[str]:
+    return _rnnlab(
+        "train",
+        cell.task,
+        "--out",
+        str(out / cell.name),
+        "--resume",
+        "--progress",
+        "false",
+        "--threads",
+        str(threads),
+        *cell.flags(),
+    )
+
+
+def _evaluate(cell: Cell, out: Path, threads: int) -> dict[str, Any]:
+    """Test metrics of a finished cell (best checkpoint), with its size and training time."""
+    directory = out / cell.name
+    best = directory / "best.safetensors"
+    target = best if best.exists() else find_checkpoint(directory)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run(
+        _rnnlab("eval", str(target), "--json", "--split", "test"),
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise InputError(
+            f"tasks table: evaluating {cell.name} failed: {proc.stderr.strip()[-500:]}"
+        )
+    metrics = json.loads(proc.stdout)
+    last = load_checkpoint(find_checkpoint(directory))
+    chosen = load_checkpoint(target)
+    trainer = last.meta["trainer"]
+    result = {
+        "cell": cell.name,
+        "row": cell.row,
+        "task": cell.task,
+        "model": cell.model,
+        "gap": cell.gap,
+        "settings": cell.settings,
+        "step": last.meta.get("step"),
+        "evaluated_step": chosen.meta.get("step"),
+        "steps": trainer["step"],
+        "minutes": trainer["elapsed"] / 60.0,
+        "stopped": trainer.get("stopped"),
+        "parameters": last.meta.get("model", {}).get("parameters"),
+        "metrics": metrics,
+    }
+    atomic_write_json(directory / RESULT_FILE, result)
+    return result
+
+
+def run_table(
+    preset: TablePreset,
+    out: Path,
+    *,
+    jobs: int | None = None,
+    threads: int | None = None,
+    collect_only: bool = False,
+    log=print,
+) -> list[dict[str, Any]]:
+    """Train what is missing (unless `collect_only`), evaluate, and return every cell's result.
+
+    Cells run `jobs` at a time, longest budget first. Ctrl-C or SIGTERM stops the running
+    cells (each saves a checkpoint) and raises KeyboardInterrupt; the same call continues.
+    """
+    jobs = jobs or preset.jobs
+    threads = threads or preset.threads
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[Cell] = []
+    for cell in preset.cells:
+        status, result = cell_status(cell, out / cell.name)
+        if status == "done":
+            results[cell.name] = result
+        elif status == "trained":
+            results[cell.name] = _evaluate(cell, out, threads)
+        elif not collect_only:
+            todo.append(cell)
+    if todo:
+        todo.sort(key=_budget, reverse=True)
+        total = sum(_budget(c) for c in todo) / 60.0
+        log(
+            f"tasks table: training {len(todo)} cells ({total:.0f} cell-minutes of budget), "
+            f"{jobs} at a time with {threads} thread(s) each, into {out}"
+        )
+        for cell, result in _run_pool(todo, out, jobs, threads, log):
+            results[cell.name] = result
+    missing = [c.name for c in preset.cells if c.name not in results]
+    if missing and not collect_only:
+        raise InputError(f"tasks table: no result for {', '.join(missing)}")
+    return [results[c.name] for c in preset.cells if c.name in results]
+
+
+def _budget(cell: Cell) -> float:
+    """Seconds of training a cell is given (a steps budget counts as a minute per 1000)."""
+    minutes = cell.settings.get("minutes")
+    if minutes is not None:
+        return 60.0 * float(minutes)
+    return 60.0 * float(cell.settings.get("steps", 2000)) / 1000.0
+
+
+def _run_pool(todo: list[Cell], out: Path, jobs: int, threads: int, log):
+    """Run the cells' training commands `jobs` at a time; yield (cell, result) as they end."""
+    pending = list(todo)
+    running: dict[subprocess.Popen, tuple[Cell, Any, float]] = {}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                cell = pending.pop(0)
+                logfile = (out / "logs" / f"{cell.name}.log").open("a", encoding="utf-8")
+                cmd = train_command(cell, out, threads)
+                logfile.write("$ " + " ".join(cmd) + "\n")
+                logfile.flush()
+                proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT, env=env)
+                running[proc] = (cell, logfile, time.monotonic())
+                log(f"  started {cell.name}")
+            time.sleep(0.5)
+            for proc in [p for p in running if p.poll() is not None]:
+                cell, logfile, start = running.pop(proc)
+                logfile.close()
+                if proc.returncode != 0:
+                    tail = (out / "logs" / f"{cell.name}.log").read_text(encoding="utf-8")[-800:]
+                    raise InputError(
+                        f"tasks table: cell {cell.name} failed (exit {proc.returncode}); "
+                        f"see {out / 'logs' / (cell.name + '.log')}\n{tail}"
+                    )
+                result = _evaluate(cell, out, threads)
+                log(
+                    f"  done {cell.name}: {format_metric(result)} "
+                    f"({result['minutes']:.1f} min, {time.monotonic() - start:.0f} s wall)"
+                )
+                yield cell, result
+    except BaseException:
+        for proc in running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, (_, logfile, _) in running.items():
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            logfile.close()
+        raise
+
+
+# -- tabulating ------------------------------------------------------------------------------
+
+
+def headline(result: dict[str, Any]) -> tuple[str, float, str]:
+    """(metric name, value, "min"|"max") a cell is judged by: mse, loss, or accuracy."""
+    metrics = result["metrics"]
+    spec = get_task(result["task"])
+    if spec.kind == "regression":
+        return "mse", float(metrics["mse"]), "min"
+    if spec.monitor == "accuracy":
+        return "accuracy", float(metrics["accuracy"]), "max"
+    return "loss", float(metrics["loss"]), "min"
+
+
+def format_metric(result: dict[str, Any]) -> str:
+    name, value, _ = headline(result)
+    if name == "accuracy":
+        return f"{name} {100 * value:.1f}%"
+    return f"{name} {_number(value)}"
+
+
+def _number(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    return f"{value:.2e}" if abs(value) < 1e-2 else f"{value:.4f}"
+
+
+def _shown(result: dict[str, Any]) -> str:
+    name, value, _ = headline(result)
+    text = f"{100 * value:.1f}" if name == "accuracy" else _number(value)
+    return f"{text} ({result['minutes']:.1f} min)"
+
+
+def table_markdown(preset: TablePreset, results: list[dict[str, Any]], machine: dict) -> str:
+    """The table in the shape of Bai et al. 2018's Table 1, each cell with its training time."""
+    by_row: dict[str, dict[str, dict[str, Any]]] = {}
+    for result in results:
+        row = preset.rows[result["row"]]
+        if result.get("gap") is not None and result["gap"] != row.get("shown_gap", result["gap"]):
+            continue
+        by_row.setdefault(result["row"], {})[result["model"]] = result
+    columns = [c for c in COLUMNS if any(c in cells for cells in by_row.values())]
+    header = ["Sequence modeling task", "Model size (≈)", *[c.upper() for c in columns]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(columns)]
+    for key, row in preset.rows.items():
+        cells = by_row.get(key, {})
+        if not cells:
+            continue
+        any_result = next(iter(cells.values()))
+        name, _, mode = headline(any_result)
+        arrow = "h" if mode == "max" else "ℓ"
+        values = {m: headline(r)[1] for m, r in cells.items()}
+        best = (max if mode == "max" else min)(values.values())
+        label = row.get("label", key)
+        if row.get("gaps") is not None:
+            label = f"{label}, gap {row.get('shown_gap', any_result['gap'])}"
+        text = [f"{label} ({name} {arrow})", str(row.get("size", ""))]
+        for model in columns:
+            if model not in cells:
+                text.append("—")
+                continue
+            shown = _shown(cells[model])
+            text.append(f"**{shown}**" if values[model] == best else shown)
+        lines.append("| " + " | ".join(text) + " |")
+    notes = [
+        "",
+        f"{preset.title}. ℓ: lower is better, h: higher is better; accuracy in %. Each cell is",
+        "its test metric (best validation checkpoint) and, in brackets, its training time.",
+        f"Machine: {describe_machine(machine)}.",
+    ]
+    return "\n".join(lines + notes) + "\n"
+
+
+def recall_png(preset: TablePreset, results: list[dict[str, Any]], path: Path) -> bool:
+    """Recall accuracy against the gap, one line per model, chance marked; False without
+    matplotlib or recall cells."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    chance = None
+    for result in results:
+        if result["task"] != "recall" or result.get("gap") is None:
+            continue
+        points.setdefault(result["model"], []).append(
+            (result["gap"], 100 * float(result["metrics"]["accuracy"]))
+        )
+        keys = int(result["settings"].get("n_keys", 8))
+        chance = 100.0 / keys
+    if not points:
+        return False
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    import io
+
+    figure = Figure(figsize=(7, 4.5), dpi=120, layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    for model in [c for c in COLUMNS if c in points]:
+        gaps, accuracy = zip(*sorted(points[model]), strict=True)
+        ax.plot(gaps, accuracy, "o-", label=model.upper())
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.1f}%)")
+    ax.set_xscale("log")
+    ax.set_xlabel("gap G (distractors between key and query)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 102)
+    ax.set_title(f"Long-distance recall: {preset.title}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+    return True
+
+
+def write_outputs(preset: TablePreset, results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """table.md, table.json and recall.png (where there are recall cells) in `out`."""
+    machine = machine_info("cpu")
+    markdown = table_markdown(preset, results, machine)
+    atomic_write_text(out / "table.md", markdown)
+    document = {
+        "preset": preset.name,
+        "title": preset.title,
+        "date": dt.date.today().isoformat(),
+        "machine": machine,
+        "cells": results,
+    }
+    atomic_write_json(out / "table.json", document)
+    written = [out / "table.md", out / "table.json"]
+    if recall_png(preset, results, out / "recall.png"):
+        written.append(out / "recall.png")
+    return written
