@@ -1,18 +1,16 @@
 """The `rnnlab` command line, run as a user runs it (subprocesses)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from runhelpers import env, rnnlab
 from textgen import make_text
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 TINY = [
     "--hidden=16",
     "--layers=1",
@@ -24,26 +22,6 @@ TINY = [
     "--precision=fp32",
     "--progress=false",
 ]
-
-
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
-
-
-def rnnlab(*args, check=True, timeout=180):
-    proc = subprocess.run(
-        [sys.executable, "-m", "rnnlab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env(),
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,7 @@
 """`rnnlab train TASK`, `eval` and `sample` for every task: help, dispatch, clear errors."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,24 +9,7 @@ from rnnlab.config import override
 from rnnlab.tasks import REGISTRY, get_task
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.run import run_task
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def rnnlab(*args, check=True, timeout=180):
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env["COLUMNS"] = "100"  # argparse wraps help to the terminal width
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "rnnlab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+from runhelpers import rnnlab
 
 
 def quiet(*args, **kwargs):

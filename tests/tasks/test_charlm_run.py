@@ -1,7 +1,6 @@
 """The trainer through the character LM run: budgets, resume, signals, non-finite loss."""
 
 import json
-import os
 import signal
 
 import pytest
@@ -12,6 +11,7 @@ from rnnlab.errors import CheckpointError, InputError
 from rnnlab.tasks.charlm import CharLMRunConfig, load_charlm, train_charlm
 from rnnlab.tasks.lm import LMTask
 from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
+from runhelpers import interrupt_at
 
 
 def small_cfg(data, **kw):
@@ -44,20 +44,6 @@ def train_losses(run_dir):
     return {r["step"]: r["loss"] for r in records if r["split"] == "train"}
 
 
-def interrupt_at(monkeypatch, step, sig=signal.SIGINT):
-    """Deliver a real signal to this process while the trainer computes batch `step`."""
-    calls = {"n": 0}
-    original = LMTask.train_loss
-
-    def wrapped(self, model):
-        calls["n"] += 1
-        if calls["n"] == step:
-            os.kill(os.getpid(), sig)
-        return original(self, model)
-
-    monkeypatch.setattr(LMTask, "train_loss", wrapped)
-
-
 def quiet(*args, **kwargs):
     pass
 
@@ -69,7 +55,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tiny_corpus, tmp_path,
     assert full.stopped == "steps" and full.step == 24
 
     with monkeypatch.context() as m:
-        interrupt_at(m, 11, sig)
+        interrupt_at(m, LMTask, 11, sig)
         part = train_charlm(cfg, tmp_path / "part", log=quiet)
     assert part.stopped == "signal" and part.step == 11
     assert signal.Signals(sig).name in part.message and "--resume" in part.message
@@ -164,7 +150,7 @@ def test_logged_losses_match_when_interrupted_between_log_lines(tiny_corpus, tmp
     cfg = small_cfg(tiny_corpus, log_every=5)
     train_charlm(cfg, tmp_path / "full", log=quiet)
     with monkeypatch.context() as m:
-        interrupt_at(m, 13)
+        interrupt_at(m, LMTask, 13)
         train_charlm(cfg, tmp_path / "part", log=quiet)
     train_charlm(cfg, tmp_path / "part", resume=True, log=quiet)
     full, part = train_losses(tmp_path / "full"), train_losses(tmp_path / "part")
@@ -291,7 +277,7 @@ def test_loss_scaling_trains_and_resumes_exactly(tiny_corpus, tmp_path, monkeypa
     ckpt = load_checkpoint(find_checkpoint(tmp_path / "full"))
     assert ckpt.meta["trainer"]["grad_scaler"]["scale"] > 1
     with monkeypatch.context() as m:
-        interrupt_at(m, 5)
+        interrupt_at(m, LMTask, 5)
         train_charlm(cfg, tmp_path / "part", log=quiet)
     train_charlm(cfg, tmp_path / "part", resume=True, log=quiet)
     assert train_losses(tmp_path / "part") == train_losses(tmp_path / "full")

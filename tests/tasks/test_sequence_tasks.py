@@ -1,13 +1,11 @@
 """The long-memory tasks (adding, copy, pixel, recall) on the shared run path and the CLI."""
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +19,7 @@ from rnnlab.tasks.copy import memoryless_loss
 from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
 from rnnlab.train.run import evaluate_trained, load_trained, run_task
 from rnnlab.train.task import RunContext
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+from runhelpers import env, interrupt_at, rnnlab
 
 # One thread: on a small shared machine torch's default thread pool is many times slower.
 COMMON = dict(
@@ -84,26 +81,6 @@ def train_losses(run_dir):
 def weights(name, run_dir):
     _, model, _, _ = load_trained(get_task(name), run_dir)
     return model.state_dict()
-
-
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
-
-
-def rnnlab(*args, check=True, timeout=180):
-    proc = subprocess.run(
-        [sys.executable, "-m", "rnnlab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env(),
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 # -- a. learning within seconds on a CPU (fixed seeds, step budgets) --------------------------
@@ -204,20 +181,6 @@ RESUME = dict(
 )
 
 
-def interrupt_at(monkeypatch, spec, step, sig):
-    """Deliver a real signal to this process while the trainer computes batch `step`."""
-    calls = {"n": 0}
-    original = spec.build.train_loss
-
-    def wrapped(self, model):
-        calls["n"] += 1
-        if calls["n"] == step:
-            os.kill(os.getpid(), sig)
-        return original(self, model)
-
-    monkeypatch.setattr(spec.build, "train_loss", wrapped)
-
-
 @pytest.mark.parametrize(
     "name, model, sig",
     [
@@ -232,7 +195,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, monkeypatch,
     assert full.stopped == "steps" and full.step == 14
 
     with monkeypatch.context() as m:
-        interrupt_at(m, spec, 7, sig)
+        interrupt_at(m, spec.build, 7, sig)
         part = train(name, tmp_path / "part", model=model, **RESUME)
     assert part.stopped == "signal" and part.step == 7
     assert signal.Signals(sig).name in part.message and "--resume" in part.message

@@ -11,7 +11,6 @@ import itertools
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from rnnlab.train.optim import build_optimizer, exempt_from_decay, param_groups
 from rnnlab.train.run import run_task
 from rnnlab.train.task import Task, TaskSpec
 from rnnlab.train.trainer import BEST_NAME, Trainer
+from runhelpers import interrupt_at
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ROWS = 12  # targets per global batch
@@ -192,27 +192,13 @@ def test_gradient_is_the_mean_over_targets_not_of_micro_batch_means(tmp_path):
 # -- b: the loss scaler's state continues on resume -----------------------------------------
 
 
-def interrupt_at(monkeypatch, call, sig=signal.SIGINT):
-    """Deliver a real signal to this process while the trainer computes micro-batch `call`."""
-    calls = {"n": 0}
-    original = ToyTask.train_loss
-
-    def wrapped(self, model):
-        calls["n"] += 1
-        if calls["n"] == call:
-            os.kill(os.getpid(), sig)
-        return original(self, model)
-
-    monkeypatch.setattr(ToyTask, "train_loss", wrapped)
-
-
 def scaler_state(run_dir):
     return load_checkpoint(find_checkpoint(run_dir)).meta["trainer"]["grad_scaler"]
 
 
 def interrupted_and_resumed(run_dir, cfg, monkeypatch):
     with monkeypatch.context() as m:
-        interrupt_at(m, 5)
+        interrupt_at(m, ToyTask, 5)
         part = run_task(TOY, cfg, run_dir, log=quiet)
     assert part.stopped == "signal" and part.step == 5
     saved = load_checkpoint(find_checkpoint(run_dir)).meta["trainer"]
