@@ -123,6 +123,28 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def append_markdown_section(
+    path: str | os.PathLike, section: str, *, title: str, owner: str
+) -> None:
+    """Append `section` to a Markdown file (created with `title`), atomically.
+
+    The whole new content is written as `atomic_write_text` writes, so a reader sees the old
+    file or the new one.
+
+    Raises:
+        InputError: the directory is missing or `path` is not a file (`owner` names the caller).
+    """
+    from rnnlab.errors import InputError
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(f"{owner}: record: directory {target.parent} does not exist")
+    if target.exists() and not target.is_file():
+        raise InputError(f"{owner}: record: {target} is not a file")
+    old = target.read_text(encoding="utf-8") if target.exists() else title
+    atomic_write_text(target, old.rstrip("\n") + "\n\n" + section)
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically replace `path` with `obj` as pretty JSON (indent 2, sorted keys, UTF-8).
 

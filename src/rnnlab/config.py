@@ -228,6 +228,21 @@ def from_dict(cls: type[C], values: dict[str, Any]) -> C:
     return override(cls(), values)
 
 
+BUDGETS = ("steps", "minutes")
+
+
+def with_budget_rule(values: dict[str, Any]) -> dict[str, Any]:
+    """A layer of settings that gives one budget alone clears the other.
+
+    So `--minutes 10` replaces a preset's (or the default) `steps`, rather than adding to it.
+    """
+    given = [b for b in BUDGETS if b in values]
+    if len(given) == 1:
+        other = BUDGETS[1 - BUDGETS.index(given[0])]
+        return {**values, other: None}
+    return dict(values)
+
+
 def differences(old: Any, new: Any, *, ignore: frozenset[str] = frozenset()) -> list[str]:
     """`name: run has X, asked for Y` for each field (not in `ignore`) that differs."""
     return [

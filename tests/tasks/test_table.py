@@ -29,7 +29,6 @@ threads = 1
 [rows.adding]
 task = "adding"
 label = "Adding T=8"
-size = "1K"
 settings = { seq_len = 8, steps = STEPS, eval_every = 0, val_size = 20, test_size = 30, hidden = 4 }
 [rows.adding.models.lstm]
 lr = 1e-2
@@ -42,6 +41,7 @@ task = "recall"
 label = "Recall"
 gaps = [1, 3]
 shown_gap = 3
+seeds = [0, 1]
 settings = { steps = STEPS, eval_every = 0, val_size = 20, test_size = 30, hidden = 4 }
 [rows.recall.models.gru]
 """
@@ -100,6 +100,10 @@ def test_shipped_presets_parse_and_check_every_cell():
             "unknown setting 'hiddn'",
         ),
         ("jobs = 0\n[rows.a]\ntask = 'adding'\n[rows.a.models.lstm]\n", "jobs"),
+        (
+            "[rows.a]\ntask = 'adding'\nseeds = [-1]\n[rows.a.models.lstm]\n",
+            "seeds are a non-empty list of ints >= 0",
+        ),
         ("[rows.a\n", "not valid TOML"),
     ],
 )
@@ -120,8 +124,10 @@ def test_tiny_table_runs_collects_and_writes_outputs(tmp_path):
     assert [c.name for c in preset.cells] == [
         "adding-lstm",
         "adding-tcn",
-        "recall-gru-g1",
-        "recall-gru-g3",
+        "recall-gru-g1-s0",
+        "recall-gru-g1-s1",
+        "recall-gru-g3-s0",
+        "recall-gru-g3-s1",
     ]
     out = tmp_path / "table"
     results = run_table(preset, out, log=quiet)
@@ -137,17 +143,21 @@ def test_tiny_table_runs_collects_and_writes_outputs(tmp_path):
     assert {p.name for p in written} == {"table.md", "table.json", "recall.png"}
     assert (out / "recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads((out / "table.json").read_text())
-    assert doc["machine"]["cpu"] and len(doc["cells"]) == 4
+    assert doc["machine"]["cpu"] and len(doc["cells"]) == 6
+    assert {c["seed"] for c in doc["cells"] if c["task"] == "recall"} == {0, 1}
     markdown = (out / "table.md").read_text()
     lines = markdown.splitlines()
     assert lines[0].startswith("| Sequence modeling task | Model size")
     assert "| LSTM |" in lines[0] and "| TCN |" in lines[0] and "GRU" in lines[0]
-    adding_line = next(line for line in lines if line.startswith("| Adding T=8 (mse ℓ) | 1K"))
+    sizes = sorted(r["parameters"] for r in results if r["task"] == "adding")
+    size = f"{sizes[0]}–{sizes[1]}" if sizes[1] > 1.1 * sizes[0] else str(sizes[0])
+    adding_line = next(line for line in lines if line.startswith("| Adding T=8 (mse ℓ) |"))
+    assert f"| {size} |" in adding_line  # the sizes the cells actually have
     assert adding_line.count("**") == 2  # the best of the row is bold
     recall_line = next(line for line in lines if line.startswith("| Recall, gap 3"))
-    g3 = next(r for r in results if r["cell"] == "recall-gru-g3")
-    assert f"{100 * g3['metrics']['accuracy']:.1f}" in recall_line
-    assert "Machine:" in markdown and "min)" in adding_line
+    g3 = sorted(r["metrics"]["accuracy"] for r in results if r["gap"] == 3)
+    assert f"{100 * (g3[0] + g3[1]) / 2:.1f}" in recall_line  # the median of the two seeds
+    assert "Machine:" in markdown and "min)" in adding_line and "median" in markdown
 
     # a second call trains nothing: every cell is collected from its finished run
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/latest.json")}
@@ -174,9 +184,9 @@ def test_collect_only_tabulates_what_finished(tmp_path):
     preset = load_table_preset(str(write_preset(tmp_path)))
     assert run_table(preset, out, collect_only=True, log=quiet) == []
     run_table(preset, out, log=quiet)
-    (out / "recall-gru-g1" / "test.json").unlink()  # evaluated again on collection
+    (out / "recall-gru-g1-s0" / "test.json").unlink()  # evaluated again on collection
     results = run_table(preset, out, collect_only=True, log=quiet)
-    assert len(results) == 4
+    assert len(results) == 6
     text = table_markdown(preset, results, {"cpu": "test CPU", "cores": 2, "torch": "x"})
     assert "test CPU" in text
 
@@ -188,11 +198,21 @@ def test_cli_dry_run_and_bad_flags(tmp_path):
     proc = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == 4 and all(" train " in line and "--resume" in line for line in lines)
-    assert "--gap 3" in lines[3] and "--channels 3,3" in lines[1]
+    assert len(lines) == 6 and all(" train " in line and "--resume" in line for line in lines)
+    assert "--gap 3 --seed 1" in lines[5] and "--channels 3,3" in lines[1]
     proc = subprocess.run([*cmd, "--jobs", "0"], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "--jobs >= 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+    out = tmp_path / "out"
+    record = tmp_path / "RESULTS.md"
+    record.write_text("# results\n\nearlier entry\n")
+    proc = subprocess.run(
+        [*cmd, "--out", str(out), "--record", str(record)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = record.read_text()
+    assert text.startswith("# results\n\nearlier entry\n\n## Tasks table `tiny` (")
+    assert (out / "table.md").read_text() in text and "rnnlab tasks table --preset tiny" in text
     listing = subprocess.run(
         [sys.executable, "-m", "rnnlab", "tasks", "list"], capture_output=True, text=True, env=env
     )

@@ -30,7 +30,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import rnnlab.nn
-from rnnlab.atomic import atomic_write_text
+from rnnlab.atomic import append_markdown_section
 from rnnlab.backends import NAMES
 from rnnlab.errors import InputError
 from rnnlab.machine import machine_info
@@ -627,11 +626,5 @@ def record_results(
     Raises:
         InputError: the directory is missing or ``path`` is not a file.
     """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise InputError(f"bench layers: record: directory {target.parent} does not exist")
-    if target.exists() and not target.is_file():
-        raise InputError(f"bench layers: record: {target} is not a file")
-    old = target.read_text(encoding="utf-8") if target.exists() else RESULTS_TITLE
     section = results_section(rows, machine=machine, now=now)
-    atomic_write_text(target, old.rstrip("\n") + "\n\n" + section)
+    append_markdown_section(path, section, title=RESULTS_TITLE, owner="bench layers")

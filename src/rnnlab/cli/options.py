@@ -15,10 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import coerce, field_specs, load_toml
+from rnnlab.config import coerce, field_specs, load_toml, with_budget_rule
 from rnnlab.errors import InputError
-
-BUDGETS = ("steps", "minutes")
 
 
 def _shown(value: Any) -> str:
@@ -96,15 +94,6 @@ def load_preset(name: str, task: str = "charlm") -> dict[str, Any]:
         f"preset: unknown preset {name!r} for {task}; shipped presets: {listed} "
         "(or give a path to a .toml file)"
     )
-
-
-def with_budget_rule(values: dict[str, Any]) -> dict[str, Any]:
-    """A layer that sets one budget alone clears the other."""
-    given = [b for b in BUDGETS if b in values]
-    if len(given) == 1:
-        other = BUDGETS[1 - BUDGETS.index(given[0])]
-        return {**values, other: None}
-    return dict(values)
 
 
 def explicit_settings(

@@ -45,6 +45,13 @@ def add_parser(sub) -> None:
         help="train nothing: tabulate the cells that have finished",
     )
     table.add_argument("--dry-run", action="store_true", help="print each cell's command and stop")
+    table.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also append the table, dated, to FILE (e.g. benchmarks/RESULTS.md)",
+    )
     table.set_defaults(run=run_table)
 
 
@@ -65,6 +72,7 @@ def run_table(args: argparse.Namespace) -> int:
     from rnnlab.tasks.table import (
         format_metric,
         load_table_preset,
+        record_table,
         run_table,
         train_command,
         write_outputs,
@@ -80,18 +88,29 @@ def run_table(args: argparse.Namespace) -> int:
         for cell in preset.cells:
             print(" ".join(train_command(cell, out, args.threads or preset.threads)))
         return 0
-    results = run_table(
-        preset,
-        out,
-        jobs=args.jobs,
-        threads=args.threads,
-        collect_only=args.collect_only,
-        log=lambda message: print(message, flush=True),
-    )
+    try:
+        results = run_table(
+            preset,
+            out,
+            jobs=args.jobs,
+            threads=args.threads,
+            collect_only=args.collect_only,
+            log=lambda message: print(message, flush=True),
+        )
+    except KeyboardInterrupt:
+        print(
+            f"tasks table: stopped; the running cells saved checkpoints in {out}. "
+            "The same command continues.",
+            flush=True,
+        )
+        raise
     if not results:
         raise InputError(f"tasks table: no finished cell in {out} to tabulate")
     for result in results:
         print(f"{result['cell']:<22} {format_metric(result)}  ({result['minutes']:.1f} min)")
     for path in write_outputs(preset, results, out):
         print(f"wrote {path}")
+    if args.record is not None:
+        record_table(args.record, preset, out, (out / "table.md").read_text(encoding="utf-8"))
+        print(f"appended the table to {args.record}")
     return 0

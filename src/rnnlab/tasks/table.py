@@ -11,7 +11,6 @@ settings over the row's) and, for recall, the gaps to sweep:
     [rows.adding]
     task = "adding"
     label = "Adding problem T=100"
-    size = "70K"
     settings = { seq_len = 100, minutes = 3, params = "70k" }
     [rows.adding.models.tcn]
     channels = [24, 24, 24, 24, 24, 24]
@@ -22,6 +21,7 @@ settings over the row's) and, for recall, the gaps to sweep:
     task = "recall"
     gaps = [10, 50, 100]        # one cell per gap and model
     shown_gap = 100             # the gap the table shows (all of them go to recall.png)
+    seeds = [0, 1, 2]           # optional, any row: one cell per seed, the median is shown
 
 Every cell is an ordinary run, `rnnlab train TASK … --out OUT/CELL` in a subprocess, then
 `rnnlab eval OUT/CELL/best.safetensors --json` on the test split. A cell whose run finished
@@ -47,7 +47,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from rnnlab.atomic import (
+    append_markdown_section,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 from rnnlab.config import tomllib
 from rnnlab.errors import InputError
 from rnnlab.machine import describe_machine, machine_info
@@ -56,6 +61,7 @@ from rnnlab.tasks.registry import get_task
 from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
 
 COLUMNS = ("lstm", "gru", "rnn", "tcn")  # the paper's column order
+RESULTS_TITLE = "# rnnlab benchmark results\n"
 FINISHED = ("steps", "minutes", "early-stopping")
 RESULT_FILE = "test.json"
 
@@ -70,6 +76,7 @@ class Cell:
     name: str  # its directory under the table's output
     settings: dict[str, Any]
     gap: int | None = None
+    seed: int | None = None
 
     def flags(self) -> list[str]:
         out = ["--model", self.model]
@@ -156,6 +163,13 @@ def load_table_preset(name: str) -> TablePreset:
         gaps = row.get("gaps")
         if gaps is not None and (spec.name != "recall" or not isinstance(gaps, list) or not gaps):
             raise InputError(f"{where}: row {key!r}: gaps are a non-empty list, for recall only")
+        seeds = row.get("seeds")
+        if seeds is not None and (
+            not isinstance(seeds, list)
+            or not seeds
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
+        ):
+            raise InputError(f"{where}: row {key!r}: seeds are a non-empty list of ints >= 0")
         for model, own in models.items():
             if model not in MODELS:
                 raise InputError(
@@ -164,14 +178,18 @@ def load_table_preset(name: str) -> TablePreset:
                 )
             settings = {**dict(row.get("settings", {})), **dict(own or {})}
             for gap in gaps or [None]:
-                cell_settings = dict(settings)
-                name = f"{key}-{model}"
-                if gap is not None:
-                    cell_settings["gap"] = int(gap)
-                    name += f"-g{int(gap)}"
-                cell = Cell(key, spec.name, model, name, cell_settings, gap)
-                _check_cell(spec, cell, where)
-                preset.cells.append(cell)
+                for seed in seeds or [None]:
+                    cell_settings = dict(settings)
+                    name = f"{key}-{model}"
+                    if gap is not None:
+                        cell_settings["gap"] = int(gap)
+                        name += f"-g{int(gap)}"
+                    if seed is not None:
+                        cell_settings["seed"] = seed
+                        name += f"-s{seed}"
+                    cell = Cell(key, spec.name, model, name, cell_settings, gap, seed)
+                    _check_cell(spec, cell, where)
+                    preset.cells.append(cell)
     return preset
 
 
@@ -197,10 +215,12 @@ def _check_cell(spec, cell: Cell, where: str) -> None:
 
 
 def cell_config(cell: Cell):
-    """The run configuration a cell asks for."""
-    from rnnlab.config import override
+    """The run configuration a cell asks for (a budget given alone replaces the other, as on
+    the command line)."""
+    from rnnlab.config import override, with_budget_rule
 
-    return override(get_task(cell.task).config(), {**cell.settings, "model": cell.model})
+    settings = with_budget_rule({**cell.settings, "model": cell.model})
+    return override(get_task(cell.task).config(), settings)
 
 
 def cell_status(cell: Cell, directory: Path) -> tuple[str, dict[str, Any] | None]:
@@ -274,6 +294,7 @@ def _evaluate(cell: Cell, out: Path, threads: int) -> dict[str, Any]:
         "task": cell.task,
         "model": cell.model,
         "gap": cell.gap,
+        "seed": cell.seed,
         "settings": cell.settings,
         "step": last.meta.get("step"),
         "evaluated_step": chosen.meta.get("step"),
@@ -410,66 +431,149 @@ def _number(value: float) -> str:
     return f"{value:.2e}" if abs(value) < 1e-2 else f"{value:.4f}"
 
 
-def _shown(result: dict[str, Any]) -> str:
-    name, value, _ = headline(result)
-    text = f"{100 * value:.1f}" if name == "accuracy" else _number(value)
-    return f"{text} ({result['minutes']:.1f} min)"
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def _size(counts: list[int]) -> str:
+    """A row's model sizes: "70K", or "16K–42K" when they differ by more than 10%."""
+    lo, hi = min(counts), max(counts)
+
+    def k(n: int) -> str:
+        return f"{n / 1000:.0f}K" if n >= 1000 else str(n)
+
+    return k(round(_median(counts))) if hi <= 1.1 * lo else f"{k(lo)}–{k(hi)}"
+
+
+def groups(results: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
+    """Results by (row, model, gap): the cells that differ only by their seed."""
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for result in results:
+        out.setdefault((result["row"], result["model"], result.get("gap")), []).append(result)
+    return out
+
+
+def summary(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline metric of cells that differ only by their seed: median, range, time."""
+    name, _, mode = headline(cells[0])
+    values = [headline(c)[1] for c in cells]
+    return {
+        "metric": name,
+        "mode": mode,
+        "median": _median(values),
+        "min": min(values),
+        "max": max(values),
+        "seeds": len(cells),
+        "minutes": _median([c["minutes"] for c in cells]),
+        "parameters": [c["parameters"] for c in cells if c.get("parameters")],
+    }
+
+
+def _shown(cell: dict[str, Any]) -> str:
+    value = cell["median"]
+    text = f"{100 * value:.1f}" if cell["metric"] == "accuracy" else _number(value)
+    return f"{text} ({cell['minutes']:.1f} min)"
 
 
 def table_markdown(preset: TablePreset, results: list[dict[str, Any]], machine: dict) -> str:
-    """The table in the shape of Bai et al. 2018's Table 1, each cell with its training time."""
+    """The table in the shape of Bai et al. 2018's Table 1, each cell with its training time.
+
+    A cell trained with several seeds shows their median; a swept row (recall) its
+    `shown_gap`. The model-size column gives the parameter counts the cells actually have.
+    """
     by_row: dict[str, dict[str, dict[str, Any]]] = {}
-    for result in results:
-        row = preset.rows[result["row"]]
-        if result.get("gap") is not None and result["gap"] != row.get("shown_gap", result["gap"]):
+    for (row_key, model, gap), cells in groups(results).items():
+        row = preset.rows[row_key]
+        if gap is not None and gap != row.get("shown_gap", gap):
             continue
-        by_row.setdefault(result["row"], {})[result["model"]] = result
+        by_row.setdefault(row_key, {})[model] = summary(cells)
     columns = [c for c in COLUMNS if any(c in cells for cells in by_row.values())]
     header = ["Sequence modeling task", "Model size (≈)", *[c.upper() for c in columns]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(columns)]
+    seeded = False
     for key, row in preset.rows.items():
         cells = by_row.get(key, {})
         if not cells:
             continue
-        any_result = next(iter(cells.values()))
-        name, _, mode = headline(any_result)
-        arrow = "h" if mode == "max" else "ℓ"
-        values = {m: headline(r)[1] for m, r in cells.items()}
+        first = next(iter(cells.values()))
+        mode = first["mode"]
+        values = {m: c["median"] for m, c in cells.items()}
         best = (max if mode == "max" else min)(values.values())
         label = row.get("label", key)
         if row.get("gaps") is not None:
-            label = f"{label}, gap {row.get('shown_gap', any_result['gap'])}"
-        text = [f"{label} ({name} {arrow})", str(row.get("size", ""))]
+            label = f"{label}, gap {row.get('shown_gap', row['gaps'][-1])}"
+        counts = [n for c in cells.values() for n in c["parameters"]]
+        arrow = "h" if mode == "max" else "ℓ"
+        text = [f"{label} ({first['metric']} {arrow})", _size(counts) if counts else ""]
         for model in columns:
             if model not in cells:
                 text.append("—")
                 continue
+            seeded |= cells[model]["seeds"] > 1
             shown = _shown(cells[model])
             text.append(f"**{shown}**" if values[model] == best else shown)
         lines.append("| " + " | ".join(text) + " |")
     notes = [
         "",
         f"{preset.title}. ℓ: lower is better, h: higher is better; accuracy in %. Each cell is",
-        "its test metric (best validation checkpoint) and, in brackets, its training time.",
+        "its test metric (best validation checkpoint) and, in brackets, its training time"
+        + ("; cells trained with several seeds show the median." if seeded else "."),
         f"Machine: {describe_machine(machine)}.",
     ]
-    return "\n".join(lines + notes) + "\n"
+    return "\n".join(lines + notes + _sweep_tables(preset, results)) + "\n"
+
+
+def _sweep_tables(preset: TablePreset, results: list[dict[str, Any]]) -> list[str]:
+    """For each row swept over gaps: the metric by model and gap (median over seeds)."""
+    lines: list[str] = []
+    for key, row in preset.rows.items():
+        if row.get("gaps") is None:
+            continue
+        found = {(m, g): summary(c) for (r, m, g), c in groups(results).items() if r == key}
+        if not found:
+            continue
+        gaps = sorted({g for _, g in found})
+        models = [m for m in COLUMNS if any(m == fm for fm, _ in found)]
+        first = next(iter(found.values()))
+        seeds = max(c["seeds"] for c in found.values())
+        lines += [
+            "",
+            f"{row.get('label', key)}, {first['metric']} by gap G"
+            + (f" (median of {seeds} seeds, range in brackets)" if seeds > 1 else "")
+            + ":",
+            "",
+            "| model | " + " | ".join(f"G={g}" for g in gaps) + " |",
+            "|---|" + "---:|" * len(gaps),
+        ]
+        for model in models:
+            cells = []
+            for gap in gaps:
+                c = found.get((model, gap))
+                if c is None:
+                    cells.append("—")
+                    continue
+                scale = 100 if c["metric"] == "accuracy" else 1
+                text = f"{scale * c['median']:.1f}"
+                if c["seeds"] > 1:
+                    text += f" ({scale * c['min']:.0f}–{scale * c['max']:.0f})"
+                cells.append(text)
+            lines.append(f"| {model.upper()} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def recall_png(preset: TablePreset, results: list[dict[str, Any]], path: Path) -> bool:
-    """Recall accuracy against the gap, one line per model, chance marked; False without
-    matplotlib or recall cells."""
-    points: dict[str, list[tuple[int, float]]] = {}
+    """Recall accuracy against the gap, one line per model (the median over seeds, their range
+    shaded), chance marked; False without matplotlib or recall cells."""
+    curves: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     chance = None
-    for result in results:
-        if result["task"] != "recall" or result.get("gap") is None:
+    for (_, model, gap), cells in groups(results).items():
+        if cells[0]["task"] != "recall" or gap is None:
             continue
-        points.setdefault(result["model"], []).append(
-            (result["gap"], 100 * float(result["metrics"]["accuracy"]))
-        )
-        keys = int(result["settings"].get("n_keys", 8))
-        chance = 100.0 / keys
-    if not points:
+        curves.setdefault(model, []).append((gap, summary(cells)))
+        chance = 100.0 / int(cells[0]["settings"].get("n_keys", 8))
+    if not curves:
         return False
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -481,15 +585,25 @@ def recall_png(preset: TablePreset, results: list[dict[str, Any]], path: Path) -
     figure = Figure(figsize=(7, 4.5), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
-    for model in [c for c in COLUMNS if c in points]:
-        gaps, accuracy = zip(*sorted(points[model]), strict=True)
-        ax.plot(gaps, accuracy, "o-", label=model.upper())
+    styles = {"lstm": ("o", "-"), "gru": ("s", "--"), "rnn": ("^", "-."), "tcn": ("D", ":")}
+    seeds = 1
+    for model in [c for c in COLUMNS if c in curves]:
+        points = sorted(curves[model], key=lambda p: p[0])
+        gaps = [g for g, _ in points]
+        median = [100 * c["median"] for _, c in points]
+        marker, line = styles[model]
+        drawn = ax.plot(gaps, median, marker=marker, linestyle=line, label=model.upper())
+        if any(c["seeds"] > 1 for _, c in points):
+            seeds = max(c["seeds"] for _, c in points)
+            low = [100 * c["min"] for _, c in points]
+            high = [100 * c["max"] for _, c in points]
+            ax.fill_between(gaps, low, high, color=drawn[0].get_color(), alpha=0.15)
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.1f}%)")
     ax.set_xscale("log")
     ax.set_xlabel("gap G (distractors between key and query)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 102)
+    ax.set_ylabel("test accuracy (%)" + (f", median of {seeds} seeds" if seeds > 1 else ""))
+    ax.set_ylim(0, 104)
     ax.set_title(f"Long-distance recall: {preset.title}")
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -497,6 +611,17 @@ def recall_png(preset: TablePreset, results: list[dict[str, Any]], path: Path) -
     figure.savefig(buffer, format="png")
     atomic_write_bytes(path, buffer.getvalue())
     return True
+
+
+def record_table(path: Path, preset: TablePreset, out: Path, markdown: str) -> None:
+    """Append the table, dated, with its command, to a results file (e.g. RESULTS.md)."""
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"## Tasks table `{preset.name}` ({now})\n\n"
+        f"- command: `rnnlab tasks table --preset {preset.name} --out {out}`\n\n"
+        f"{markdown}"
+    )
+    append_markdown_section(path, section, title=RESULTS_TITLE, owner="tasks table")
 
 
 def write_outputs(preset: TablePreset, results: list[dict[str, Any]], out: Path) -> list[Path]:
