@@ -69,6 +69,7 @@ class FieldSpec:
     sequence: bool
     default: Any
     help: str
+    words: tuple[str, ...] = ()  # words accepted besides a `base` value (e.g. "auto")
 
     @property
     def type_text(self) -> str:
@@ -76,7 +77,8 @@ class FieldSpec:
         if self.choices is not None:
             return "|".join(map(str, self.choices))
         word = "BOOL" if self.base is bool else self.base.__name__.upper()
-        return f"{word},{word},…" if self.sequence else word
+        text = f"{word},{word},…" if self.sequence else word
+        return "|".join([text, *self.words])
 
     def describe(self) -> str:
         """`a int`, `a list of int`, `one of a, b`, with `or none` where allowed."""
@@ -86,32 +88,51 @@ class FieldSpec:
             text = f"a comma-separated list of {self.base.__name__}"
         else:
             text = f"a {self.base.__name__}"
+        text += "".join(f" or {word!r}" for word in self.words)
         return text + (" or none" if self.optional else "")
 
 
-def _unwrap(cls: type, name: str, tp: Any) -> tuple[type, bool, tuple | None, bool]:
-    """(base type, optional, choices, sequence) of a field's annotation."""
+def _words(tp: Any) -> tuple[str, ...] | None:
+    """The strings of a `Literal["a", "b"]`, else None."""
+    if typing.get_origin(tp) is typing.Literal:
+        args = typing.get_args(tp)
+        if all(isinstance(a, str) for a in args):
+            return args
+    return None
+
+
+def _unwrap(cls: type, name: str, tp: Any) -> tuple[type, bool, tuple | None, bool, tuple]:
+    """(base type, optional, choices, sequence, words) of a field's annotation.
+
+    `int | Literal["auto"]` is an int field that also accepts the word "auto".
+    """
     optional = False
+    words: tuple[str, ...] = ()
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
+        if len(args) == 2 and _words(args[1]) and args[0] in (int, float):
+            words = _words(args[1])
+            args = args[:1]
         if len(args) != 1:
             raise TypeError(f"{cls.__name__}.{name}: unsupported type {tp}")
         tp = args[0]
+        if words:
+            return tp, optional, None, False, words
     if typing.get_origin(tp) is typing.Literal:
         choices = typing.get_args(tp)
         kinds = {type(c) for c in choices}
         if len(kinds) != 1 or kinds.pop() not in (int, str):
             raise TypeError(f"{cls.__name__}.{name}: a Literal of str or of int, got {tp}")
-        return type(choices[0]), optional, choices, False
+        return type(choices[0]), optional, choices, False, ()
     if typing.get_origin(tp) is tuple:
         args = typing.get_args(tp)
         if len(args) != 2 or args[1] is not Ellipsis or args[0] not in _SCALARS:
             raise TypeError(f"{cls.__name__}.{name}: expected tuple[X, ...], got {tp}")
-        return args[0], optional, None, True
+        return args[0], optional, None, True, ()
     if tp not in _SCALARS:
         raise TypeError(f"{cls.__name__}.{name}: unsupported type {tp}")
-    return tp, optional, None, False
+    return tp, optional, None, False, ()
 
 
 def _inherited_help(cls: type, name: str) -> str:
@@ -127,17 +148,12 @@ def field_specs(cls: type) -> dict[str, FieldSpec]:
     hints = typing.get_type_hints(cls, include_extras=False)
     out = {}
     for f in dataclasses.fields(cls):
-        base, optional, choices, sequence = _unwrap(cls, f.name, hints[f.name])
+        base, optional, choices, sequence, words = _unwrap(cls, f.name, hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else None
         out[f.name] = FieldSpec(
-            f.name, base, optional, choices, sequence, default, _inherited_help(cls, f.name)
+            f.name, base, optional, choices, sequence, default, _inherited_help(cls, f.name), words
         )
     return out
-
-
-def field_types(cls: type) -> dict[str, tuple[type, bool]]:
-    """Map each field of a config dataclass to (base type, whether None is allowed)."""
-    return {name: (spec.base, spec.optional) for name, spec in field_specs(cls).items()}
 
 
 def _scalar(tp: type, value: Any) -> Any:
@@ -178,6 +194,8 @@ def _coerce_spec(owner: str, spec: FieldSpec, value: Any) -> Any:
         if spec.optional:
             return None
         raise InputError(f"{owner}: setting {spec.name!r} needs {spec.describe()}, got {value!r}")
+    if isinstance(value, str) and value.strip().lower() in spec.words:
+        return value.strip().lower()
     try:
         if spec.sequence:
             items = value.split(",") if isinstance(value, str) else value
@@ -252,18 +270,24 @@ def differences(old: Any, new: Any, *, ignore: frozenset[str] = frozenset()) -> 
     ]
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML preset into a flat dict; tables are flattened (their keys must be unique)."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as it is; a missing, unreadable or invalid file is an InputError."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"preset file {str(path)!r} does not exist") from None
     except OSError as err:
         raise InputError(f"preset file {str(path)!r} cannot be read: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"preset file {str(path)!r} is not valid TOML: {err}") from None
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML preset into a flat dict; tables are flattened (their keys must be unique)."""
+    path = Path(path)
+    data = read_toml(path)
     flat: dict[str, Any] = {}
 
     def walk(table: dict[str, Any]) -> None:

@@ -37,6 +37,59 @@ def cpu_flags() -> list[str]:
     return []
 
 
+def cpu_features() -> frozenset[str] | None:
+    """Every feature word the CPU reports (x86 `flags`, Arm `Features`), or None where
+    /proc/cpuinfo is unavailable (macOS, Windows)."""
+    for line in _cpuinfo():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return None
+
+
+def measured_bf16_speedup() -> float:
+    """fp32 time / bf16 time of a (256 x 512) @ (512 x 512) product on this CPU (median of a
+    few), cached in the rnnlab cache directory by CPU model, torch version and threads."""
+    import json
+    import time
+
+    import torch
+
+    from rnnlab.atomic import atomic_write_json
+    from rnnlab.data.cache import resolve_cache_dir
+
+    threads = torch.get_num_threads()
+    key = f"{cpu_model()}|{platform.machine()}|torch {torch.__version__}|{threads} threads"
+    path = Path(resolve_cache_dir()) / "bf16-speed.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cached = {}
+    if isinstance(cached, dict) and isinstance(cached.get(key), (int, float)):
+        return float(cached[key])
+
+    def timing(dtype: torch.dtype) -> float:
+        a = torch.randn(256, 512).to(dtype)
+        b = torch.randn(512, 512).to(dtype)
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(3):
+                a @ b
+            times.append(time.perf_counter() - start)
+        return sorted(times)[len(times) // 2]
+
+    with torch.random.fork_rng(devices=[]):
+        speedup = timing(torch.float32) / timing(torch.bfloat16)
+    try:
+        cached = cached if isinstance(cached, dict) else {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {**cached, key: speedup})
+    except OSError:
+        pass  # an unwritable cache only costs the measurement next time
+    return speedup
+
+
 def machine_info(device: str = "cpu") -> dict[str, Any]:
     """What the numbers were measured on: CPU and its flags, cores, GPU, platform, torch."""
     import torch

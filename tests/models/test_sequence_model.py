@@ -126,6 +126,22 @@ def test_size_for_params_keeps_the_other_options():
     assert n == count_parameters(builder()(chosen))
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_size_for_params_counts_on_the_meta_device(model):
+    """Sizing a large budget allocates nothing: the candidate models are built on meta."""
+    devices = []
+    build = builder()
+
+    def spy(cfg):
+        net = build(cfg)
+        devices.append(next(net.parameters()).device.type)
+        return net
+
+    _, n = size_for_params("test", replace(small(model), params=50_000_000), spy)
+    assert set(devices) == {"meta"} and len(devices) > 5
+    assert abs(n - 50_000_000) < 0.01 * 50_000_000
+
+
 def test_size_for_params_without_a_budget_counts_the_given_widths():
     cfg = small("gru", hidden=9)
     chosen, n = size_for_params("test", cfg, builder())

@@ -102,8 +102,18 @@ def test_shipped_presets_parse_and_check_every_cell():
         ("jobs = 0\n[rows.a]\ntask = 'adding'\n[rows.a.models.lstm]\n", "jobs"),
         (
             "[rows.a]\ntask = 'adding'\nseeds = [-1]\n[rows.a.models.lstm]\n",
-            "seeds are a non-empty list of ints >= 0",
+            "seeds: expected a non-empty list of ints >= 0",
         ),
+        (
+            "[rows.a]\ntask = 'recall'\ngaps = [1.5]\n[rows.a.models.lstm]\n",
+            "gaps: expected a non-empty list of ints",
+        ),
+        (
+            "[rows.a]\ntask = 'recall'\ngaps = [1, 2]\nshown_gap = 3\n[rows.a.models.lstm]\n",
+            "shown_gap 3 is not one of the gaps",
+        ),
+        ("[rows.a]\ntask = 'adding'\nsettings = 3\n[rows.a.models.lstm]\n", "table of settings"),
+        ("[rows.a]\ntask = 'adding'\nmodels = {lstm = 3}\n", "models.lstm: expected a table"),
         ("[rows.a\n", "not valid TOML"),
     ],
 )
@@ -219,3 +229,56 @@ def test_cli_dry_run_and_bad_flags(tmp_path):
     assert listing.returncode == 0
     for name in ("adding", "copy", "pixel", "recall", "charlm"):
         assert name in listing.stdout
+
+
+DIVERGING = """
+title = "diverging"
+[rows.adding]
+task = "adding"
+label = "Adding T=8"
+settings = { seq_len = 8, steps = 3, eval_every = 0, val_size = 20, test_size = 30, hidden = 4 }
+[rows.adding.models.lstm]
+lr = 1e-2
+[rows.adding.models.rnn]
+lr = 1e30
+"""
+
+
+def test_a_diverged_cell_is_recorded_and_tabulated_not_fatal(tmp_path):
+    path = tmp_path / "diverging.toml"
+    path.write_text(DIVERGING)
+    preset = load_table_preset(str(path))
+    out = tmp_path / "table"
+    results = run_table(preset, out, log=quiet)
+    by_model = {r["model"]: r for r in results}
+    assert by_model["lstm"]["metrics"]["mse"] >= 0 and not by_model["lstm"].get("failed")
+    failed = by_model["rnn"]
+    assert failed["metrics"] is None and "inf" in failed["failed"]
+    assert headline(failed)[1] is None
+    text = table_markdown(preset, results, {"cpu": "test CPU", "cores": 2, "torch": "x"})
+    line = next(row for row in text.splitlines() if row.startswith("| Adding T=8"))
+    assert "diverged" in line and line.count("**") == 2  # the LSTM is the row's best
+    write_outputs(preset, results, out)
+    assert json.loads((out / "table.json").read_text())["cells"][1]["failed"]
+    # the diverged cell is done: a second call does not train it again
+    assert cell_status(preset.cells[1], out / "adding-rnn")[0] == "done"
+    assert run_table(preset, out, log=quiet) == results
+
+
+def test_a_cell_whose_run_ends_early_is_an_error_naming_it(tmp_path, monkeypatch):
+    import rnnlab.tasks.table as table
+
+    preset = load_table_preset(str(write_preset(tmp_path)))
+    # a training command that exits 0 without finishing (as a run stopped by a signal does)
+    monkeypatch.setattr(table, "train_command", lambda *a: [sys.executable, "-c", "pass"])
+    with pytest.raises(InputError, match="adding-lstm was interrupted"):
+        run_table(preset, tmp_path / "table", jobs=1, log=quiet)
+
+
+def test_a_run_with_other_settings_is_an_error_naming_its_directory(tmp_path):
+    out = tmp_path / "table"
+    run_table(load_table_preset(str(write_preset(tmp_path, steps=2))), out, log=quiet)
+    other = write_preset(tmp_path, steps=2, name="other.toml")
+    other.write_text(other.read_text().replace("hidden = 4", "hidden = 5"))
+    with pytest.raises(InputError, match=r"adding-lstm.*other settings.*hidden"):
+        run_table(load_table_preset(str(other)), out, log=quiet)

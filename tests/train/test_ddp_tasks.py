@@ -18,8 +18,8 @@ import torch
 
 from rnnlab.config import override
 from rnnlab.tasks import get_task
-from rnnlab.tasks.sequence import shares
 from rnnlab.train.checkpoint import checkpoint_name, find_checkpoint, load_checkpoint
+from rnnlab.train.distributed import shares
 from rnnlab.train.task import RunContext
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -168,3 +168,30 @@ def test_adam_uses_fused_kernels_where_possible():
     z.grad = torch.ones(2, dtype=torch.complex64)
     optimizer.step()
     assert z.abs().sum() > 0
+
+
+def test_a_one_group_state_is_regrouped_for_decay_exemptions():
+    """Checkpoints from before the bias/gain exemption hold one group; they still resume."""
+    from rnnlab.train.optim import param_groups, regroup_state
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 2))
+    old = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+    for _ in range(3):
+        old.zero_grad()
+        model(torch.randn(5, 3)).square().sum().backward()
+        old.step()
+    saved = old.state_dict()
+    new = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, weight_decay=0.1)
+    assert len(new.param_groups) == 2
+    with pytest.raises(ValueError):  # what loading it as is would do
+        torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3).load_state_dict(saved)
+    new.load_state_dict(regroup_state(saved, new, list(model.parameters())))
+    assert [g["weight_decay"] for g in new.param_groups] == [0.1, 0.0]
+    for param in model.parameters():  # every parameter kept its own moments and step
+        for key in ("exp_avg", "exp_avg_sq", "step"):
+            assert torch.equal(new.state[param][key], old.state[param][key])
+    assert (
+        regroup_state(new.state_dict(), new, list(model.parameters()))["param_groups"]
+        == (new.state_dict()["param_groups"])
+    )  # a state that fits is left as it is

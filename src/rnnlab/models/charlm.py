@@ -32,7 +32,9 @@ class CharLMConfig(RecurrentOptions):
 
     cell: Literal["lstm", "gru", "rnn"] = setting("lstm", "recurrent cell")
     layers: int = setting(2, "stacked recurrent layers")
-    hidden: int = setting(256, "hidden units per layer")
+    hidden: int | Literal["auto"] = setting(
+        256, "hidden units per layer (auto: sized to this machine and the budget at start-up)"
+    )
     embed_dim: int = setting(64, "character embedding size (0: one-hot input)")
     dropout: float = setting(0.0, "dropout on embeddings, between layers and before the decoder")
     tie_weights: bool = setting(False, "decoder shares the embedding matrix")
@@ -54,6 +56,11 @@ class CharLM(nn.Module):
             raise InputError(f"CharLM: expected cell in {', '.join(CELLS)}, got {cfg.cell!r}")
         if vocab_size < 2:
             raise InputError(f"CharLM: expected a vocabulary of at least 2, got {vocab_size}")
+        if not isinstance(cfg.hidden, int):
+            raise InputError(
+                f"CharLM: expected hidden to be a number of units, got {cfg.hidden!r} (a run "
+                "chooses hidden = 'auto' at start-up; build the model from its recorded config)"
+            )
         for name in ("layers", "hidden"):
             if getattr(cfg, name) < 1:
                 raise InputError(f"CharLM: expected {name} >= 1, got {getattr(cfg, name)}")

@@ -176,6 +176,17 @@ def with_width(cfg: SequenceModelConfig, width: int) -> SequenceModelConfig:
     return replace(cfg, hidden=width)
 
 
+def _count(build: Callable[[SequenceModelConfig], nn.Module], cfg: SequenceModelConfig) -> int:
+    """The parameter count of `build(cfg)`, built on the meta device (no memory, no random
+    draws) where the model allows it, else on the CPU inside a forked RNG."""
+    try:
+        with torch.device("meta"):
+            return count_parameters(build(cfg))
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        with torch.random.fork_rng(devices=[]):
+            return count_parameters(build(cfg))
+
+
 def size_for_params(
     owner: str, cfg: SequenceModelConfig, build: Callable[[SequenceModelConfig], nn.Module]
 ) -> tuple[SequenceModelConfig, int]:
@@ -193,14 +204,12 @@ def size_for_params(
     """
     target = cfg.params
     if target is None:
-        with torch.random.fork_rng(devices=[]):
-            return cfg, count_parameters(build(cfg))
+        return cfg, _count(build, cfg)
     counts: dict[int, int] = {}
 
     def count(width: int) -> int:
         if width not in counts:
-            with torch.random.fork_rng(devices=[]):
-                counts[width] = count_parameters(build(with_width(cfg, width)))
+            counts[width] = _count(build, with_width(cfg, width))
         return counts[width]
 
     smallest = cfg.proj_size + 1 if cfg.model == "lstm" else 1  # hidden > proj_size

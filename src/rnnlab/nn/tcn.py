@@ -39,6 +39,11 @@ _NAME = "TemporalConvNet"
 _STEP = "TemporalConvNet.step"
 
 
+def receptive_field(kernel_size: int, levels: int) -> int:
+    """How many steps a causal TCN sees: 1 + 2·(k − 1)·(2^L − 1) (two convolutions per level)."""
+    return 1 + 2 * (kernel_size - 1) * (2**levels - 1)
+
+
 def _init_conv_(conv: nn.Conv1d, weight: Tensor, std: float | None) -> None:
     """`weight` drawn as torch.nn.Conv1d draws it (std None), or from N(0, std²); the bias as
     torch.nn.Conv1d draws it (std None), or zero."""
@@ -241,7 +246,7 @@ class TemporalConvNet(nn.Module):
         self.causal = check_bool(_NAME, "causal", causal)
         self.output_size = self.channels[-1]
         levels = len(self.channels)
-        self.receptive_field = 1 + 2 * (self.kernel_size - 1) * (2**levels - 1)
+        self.receptive_field = receptive_field(self.kernel_size, levels)
         widths = (self.input_size, *self.channels)
         self.blocks = nn.ModuleList(
             TemporalBlock(

@@ -6,20 +6,19 @@ and `rnnlab eval` use a trained one.
 
 from __future__ import annotations
 
-import random
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from rnnlab.config import from_dict, override, setting
 from rnnlab.data import CORPORA, CharVocab, check_split_sizes, load_corpus, split_ids
-from rnnlab.decoding import check_sampling, sample
 from rnnlab.errors import CheckpointError, InputError
 from rnnlab.models.charlm import CharLM, CharLMConfig
+from rnnlab.tasks.charlm_generate import generate, generate_batch
 from rnnlab.tasks.lm import LMTask, held_out_loss
 from rnnlab.tasks.registry import register
 from rnnlab.train.config import TrainConfig
@@ -56,8 +55,15 @@ def fractions(cfg: CharLMRunConfig) -> tuple[float, float, float]:
 def check_charlm_config(cfg: CharLMRunConfig) -> None:
     """Fail before any work is done when a setting is out of its range (InputError)."""
     for name in ("batch", "seq_len", "eval_streams", "eval_seq_len", "layers", "hidden"):
+        if name == "hidden" and cfg.hidden == "auto":
+            continue
         if getattr(cfg, name) < 1:
             raise InputError(f"charlm: expected {name} >= 1, got {getattr(cfg, name)}")
+    if cfg.accumulate > cfg.batch:
+        raise InputError(
+            f"charlm: batch {cfg.batch} cannot be split into {cfg.accumulate} micro-batches "
+            "(each takes some of the streams)"
+        )
     if not (
         0 <= cfg.val_fraction < 1
         and 0 <= cfg.test_fraction < 1
@@ -116,6 +122,9 @@ class CharLMTask(LMTask):
             raise CheckpointError("charlm: the checkpoint lacks its vocabulary")
         vocab = CharVocab.from_json(saved["vocab"]) if saved is not None else None
         self.corpus, self.vocab, splits = prepare_data(cfg, vocab)
+        self.sizing = None
+        if cfg.hidden == "auto":
+            cfg = self._size(cfg, context)
         self.cfg = cfg
         self.model_config = CharLMConfig.from_config(cfg)
         super().__init__(
@@ -129,6 +138,37 @@ class CharLMTask(LMTask):
             accumulate=cfg.accumulate,
         )
 
+    def _size(self, cfg: CharLMRunConfig, context: RunContext) -> CharLMRunConfig:
+        """hidden = "auto": measure this machine and choose the width (`charlm_sizing`); under
+        torchrun the first process's choice is every process's."""
+        from rnnlab.tasks.charlm_sizing import auto_hidden
+        from rnnlab.train import distributed as D
+
+        info = context.dist
+        hidden, detail = auto_hidden(
+            cfg,
+            len(self.vocab),
+            batch=max(1, cfg.batch // info.world_size),
+            device=context.device,
+            dtype=context.dtype,
+        )
+        if info.enabled:
+            shared = D.gather_bytes(json.dumps(detail).encode(), info, context.device)[0]
+            detail = json.loads(shared)
+            hidden = int(detail["hidden"])
+        measured = ", ".join(f"{t:.3f} s at {h}" for h, t in detail["timings"].items())
+        context.log(
+            f"hidden auto: {hidden} ({detail['parameters']:,} parameters; "
+            + (f"a step takes {measured}; " if measured else "")
+            + f"the budget buys about {detail['tokens'] / 1e6:.1f}M tokens, "
+            + f"{detail['tokens'] / detail['parameters']:.1f} per parameter)"
+        )
+        self.sizing = detail
+        return override(cfg, {"hidden": hidden})
+
+    def chosen_config(self, cfg: CharLMRunConfig) -> CharLMRunConfig:
+        return self.cfg
+
     def build_model(self) -> CharLM:
         model = CharLM(len(self.vocab), self.model_config)
         self.state_dtype = model.decoder.weight.dtype
@@ -136,6 +176,7 @@ class CharLMTask(LMTask):
 
     def meta(self) -> dict[str, Any]:
         return {
+            **({"sizing": self.sizing} if self.sizing is not None else {}),
             "vocab": self.vocab.to_json(),
             "data": {
                 "spec": self.cfg.data,
@@ -200,69 +241,18 @@ def load_charlm(path: str | Path, device: str = "cpu"):
     return model, vocab, cfg, ckpt
 
 
-def encode_prime(
-    vocab: CharVocab, prime: str, *, unknown: str = "error", replacement: str | None = None
-) -> list[int]:
-    """The prime's ids; unknown characters raise (listing them), or are dropped/replaced."""
-    ids = vocab.encode(prime, unknown=unknown, replacement=replacement).tolist()
-    if prime and not ids:
-        raise InputError("sample: the prime has no character the model knows")
-    return ids
-
-
-@torch.inference_mode()
-def generate(
-    model: CharLM,
-    vocab: CharVocab,
-    *,
-    prime: str = "",
-    length: int = 500,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-    unknown: str = "error",
-    replacement: str | None = None,
-    on_text=None,
-) -> str:
-    """Sample `length` characters after `prime`, calling `on_text(chunk)` as they come.
-
-    The prime is checked first, then passed to `on_text` (so a caller that prints it prints
-    nothing for a bad prime). An empty prime starts from a newline when the vocabulary has
-    one, else from a uniformly drawn character. Characters of the prime the model never saw
-    raise an error listing them (or are dropped/replaced, with unknown="drop"/"replace").
-    Without a seed the draws come from a fresh random seed (the global RNG is not touched).
-    Returns the generated text (without the prime).
-    """
-    check_sampling(temperature, top_k, top_p)
-    if length < 0:
-        raise InputError(f"sample: expected length >= 0, got {length}")
-    ids = encode_prime(vocab, prime, unknown=unknown, replacement=replacement)
-    emit = on_text if on_text is not None else (lambda text: None)
-    emit(prime)
-    device = model.decoder.weight.device
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else random.SystemRandom().randrange(2**63))
-    if not ids:
-        ids = vocab.encode("\n").tolist() if "\n" in vocab.chars else []
-    if not ids:
-        ids = [int(torch.randint(len(vocab), (1,), generator=gen, device=device))]
-    model.eval()
-    logits, state = model(torch.as_tensor(ids, device=device).view(-1, 1))  # (P, 1, V)
-    out = []
-    for i in range(length):
-        nxt = sample(logits[-1], temperature=temperature, top_k=top_k, top_p=top_p, generator=gen)
-        out.append(vocab.decode(nxt.tolist()))
-        emit(out[-1])
-        if i + 1 < length:
-            logits, state = model(nxt.view(1, 1), state)
-    return "".join(out)
-
-
 def sample_checkpoint(path: str | Path, *, device: str = "cpu", **options) -> str:
     """`generate` from the model in a run directory or checkpoint file (`rnnlab sample`)."""
     model, vocab, _, _ = load_charlm(path, device)
     return generate(model, vocab, **options)
+
+
+def sample_checkpoint_batch(
+    path: str | Path, *, device: str = "cpu", seeds: list[int], **options
+) -> list[str]:
+    """`generate_batch`, one sample per seed, from a checkpoint (`rnnlab sample -n N`)."""
+    model, vocab, _, _ = load_charlm(path, device)
+    return generate_batch(model, vocab, seeds=seeds, **options)
 
 
 def evaluate_checkpoint(
@@ -324,6 +314,7 @@ SPEC = register(
         evaluate=evaluate_checkpoint,
         describe_evaluation=describe_evaluation,
         sample=sample_checkpoint,
+        sample_batch=sample_checkpoint_batch,
         options=("data", "unknown", "replacement"),
     )
 )

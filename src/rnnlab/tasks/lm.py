@@ -14,7 +14,6 @@ trainer turns it into the mean over the global batch.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +82,7 @@ class LMTask(Task):
                 f"LMTask: accumulate {accumulate} needs at least as many streams per process, "
                 f"got {local}"
             )
-        bounds = np.linspace(0, local, accumulate + 1).round().astype(int)
-        self.groups = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+        self.groups = D.shares(local, 1, 0, accumulate)
         self._micro = 0  # the next micro-batch of the current window
         self._window = None  # (x, y, fresh) of the current window
         self._parts: list = []  # the new carried state of each group done so far

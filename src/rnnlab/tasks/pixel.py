@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from rnnlab.train.run import evaluate_trained
 class PixelConfig(SequenceTaskConfig):
     """Pixel-by-pixel image classification (`rnnlab train pixel`)."""
 
-    model: str = "tcn"
+    model: Literal["tcn", "lstm", "gru", "rnn"] = "tcn"
     batch: int = 64
     eval_every: int = 500
     data_dir: str = setting(
@@ -50,8 +50,6 @@ class PixelConfig(SequenceTaskConfig):
 
 def check_pixel(cfg: PixelConfig) -> None:
     check_sequence_config("pixel", cfg)
-    if cfg.val_size < 1:
-        raise InputError(f"pixel: expected val_size >= 1, got {cfg.val_size}")
 
 
 def canonical_pixel(cfg: PixelConfig) -> PixelConfig:
@@ -81,6 +79,12 @@ class PixelTask(SequenceTask):
                     "pixel: the checkpoint's pixel statistics are damaged"
                 ) from None
         super().__init__(cfg, context)
+        if context.training:  # the training images are loaded: check what depends on them now
+            train, _ = self._rows()
+            if len(train) < cfg.batch:
+                raise InputError(
+                    f"pixel: batch {cfg.batch} is larger than the {len(train)} training images"
+                )
 
     def _statistics(self) -> tuple[float, float]:
         """Mean and standard deviation of the training images' pixels (scaled to [0, 1])."""
@@ -120,10 +124,6 @@ class PixelTask(SequenceTask):
     def train_batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         train, _ = self._rows()
         per_epoch = len(train) // self.cfg.batch
-        if per_epoch < 1:
-            raise InputError(
-                f"pixel: batch {self.cfg.batch} is larger than the {len(train)} training images"
-            )
         epoch, k = divmod(index, per_epoch)
         rng = np.random.Generator(np.random.PCG64(stream_seed(self.cfg.data_seed, 0, epoch)))
         rows = train[rng.permutation(len(train))[k * self.cfg.batch : (k + 1) * self.cfg.batch]]

@@ -18,6 +18,7 @@ import torch
 from rnnlab.config import setting
 from rnnlab.data.tasks import RecallLayout, recall_task
 from rnnlab.errors import InputError
+from rnnlab.nn.tcn import receptive_field
 from rnnlab.tasks.registry import register
 from rnnlab.tasks.sequence import (
     GeneratedTask,
@@ -66,9 +67,9 @@ class RecallTask(GeneratedTask):
         self.outputs = self.layout.n_classes
         self.t_max = float(cfg.gap + 2)
         super().__init__(cfg, context)
-        field = self.model_config
-        if field.model == "tcn":
-            reach = 1 + 2 * (field.kernel_size - 1) * (2 ** len(field.channels) - 1)
+        model = self.model_config
+        if model.model == "tcn":
+            reach = receptive_field(model.kernel_size, len(model.channels))
             if reach < cfg.gap + 2:
                 self.log(
                     f"note: the TCN's receptive field ({reach}) is shorter than the distance "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnlab.errors import CheckpointError, InputError
-from rnnlab.train.checkpoint import find_checkpoint, load_checkpoint
+from rnnlab.train.checkpoint import find_checkpoint, load_meta
 from rnnlab.train.task import TaskSpec
 
 REGISTRY: dict[str, TaskSpec] = {}
@@ -28,11 +28,10 @@ def get_task(name: str) -> TaskSpec:
 
 def task_of(path: str | Path) -> TaskSpec:
     """The task recorded in a checkpoint (a run directory or a checkpoint file)."""
-    ckpt = load_checkpoint(find_checkpoint(path))
-    name = ckpt.meta.get("task")
+    name = load_meta(path).get("task")
     if name not in REGISTRY:
         raise CheckpointError(
-            f"{ckpt.path}: records the task {name!r}, which this version does not know "
-            f"(known tasks: {', '.join(sorted(REGISTRY))})"
+            f"{find_checkpoint(path)}: records the task {name!r}, which this version does not "
+            f"know (known tasks: {', '.join(sorted(REGISTRY))})"
         )
     return REGISTRY[name]

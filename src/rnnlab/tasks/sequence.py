@@ -20,10 +20,9 @@ training batch i and its fixed validation and test sets; this module does the re
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -38,6 +37,7 @@ from rnnlab.models.sequence import (
     check_model_config,
     size_for_params,
 )
+from rnnlab.train import distributed as D
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.task import RunContext, Task, TaskSpec, format_metrics
 
@@ -50,6 +50,9 @@ class SequenceTaskConfig(SequenceModelConfig, TrainConfig):
     lr: float = 2e-3
     eval_every: int = 250
     eval_tokens: int | None = None
+    # fp32 by default: the regression targets (adding: MSE ~1e-6) need fp32's resolution,
+    # and models of this size gain little from bf16; "auto" is there to ask for it
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"
     batch: int = setting(32, "sequences per optimizer step (global, across processes)")
     data_seed: int = setting(0, "seed of the data: training order, held-out sets")
     eval_batch: int = setting(250, "sequences per evaluation batch")
@@ -82,13 +85,6 @@ def stream_seed(data_seed: int, stream: int, index: int) -> int:
     return int(np.random.SeedSequence([data_seed, stream, index]).generate_state(1)[0])
 
 
-def shares(rows: int, world: int, rank: int, groups: int) -> list[slice]:
-    """Process `rank`'s rows of a global batch of `rows`, cut into `groups` consecutive slices."""
-    lo, hi = rows * rank // world, rows * (rank + 1) // world
-    bounds = [lo + (hi - lo) * g // groups for g in range(groups + 1)]
-    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
-
-
 class SequenceTask(Task):
     """A task over batches of whole sequences (subclasses give the data).
 
@@ -105,7 +101,6 @@ class SequenceTask(Task):
     tokens = False
     every_step = False
     t_max: float | None = None
-    monitor = "loss"
 
     def __init__(self, cfg: SequenceTaskConfig, context: RunContext):
         self.cfg = cfg
@@ -121,7 +116,7 @@ class SequenceTask(Task):
                 f"{self.name}: batch {cfg.batch} is too small for {self.dist.world_size} "
                 f"processes x {cfg.accumulate} micro-batches (each needs one sequence)"
             )
-        self.groups = shares(cfg.batch, self.dist.world_size, self.dist.rank, cfg.accumulate)
+        self.groups = D.shares(cfg.batch, self.dist.world_size, self.dist.rank, cfg.accumulate)
         saved = (context.saved or {}).get("model")
         self.model_config, self.n_params = self._size(saved)
 
@@ -304,6 +299,11 @@ def sequence_spec(
 ) -> TaskSpec:
     """The registry entry of a long-memory task (`extra`: further TaskSpec fields)."""
     metrics = ("loss", "mse") if task.kind == "regression" else ("loss", "accuracy")
+    skip = ("mse",) if task.kind == "regression" else ()  # the same number as the loss
+
+    def describe_evaluation(result: dict[str, Any]) -> str:
+        return f"{task.name} ({result['split']}): {format_metrics(result, skip=skip)}"
+
     return TaskSpec(
         name=task.name,
         config=config,
@@ -315,5 +315,6 @@ def sequence_spec(
         monitor=monitor,
         mode=mode,
         check=check,
+        describe_evaluation=describe_evaluation,
         **extra,
     )

@@ -53,12 +53,13 @@ from rnnlab.atomic import (
     atomic_write_json,
     atomic_write_text,
 )
-from rnnlab.config import tomllib
+from rnnlab.config import read_toml
 from rnnlab.errors import InputError
 from rnnlab.machine import describe_machine, machine_info
 from rnnlab.models.sequence import MODELS
 from rnnlab.tasks.registry import get_task
-from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_checkpoint
+from rnnlab.train.checkpoint import find_checkpoint, has_checkpoints, load_meta
+from rnnlab.train.config import RESUMABLE
 
 COLUMNS = ("lstm", "gru", "rnn", "tcn")  # the paper's column order
 RESULTS_TITLE = "# rnnlab benchmark results\n"
@@ -127,16 +128,30 @@ def _read(name: str) -> tuple[str, dict[str, Any]]:
 
 def _parse(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"tasks table: preset file {str(path)!r} does not exist") from None
-    except OSError as err:
-        raise InputError(f"tasks table: preset file {str(path)!r}: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(
-            f"tasks table: preset file {str(path)!r} is not valid TOML: {err}"
-        ) from None
+        return read_toml(path)
+    except InputError as err:
+        raise InputError(f"tasks table: {err}") from None
+
+
+def _int_list(value: Any, what: str, minimum: int) -> list[int] | None:
+    """A non-empty list of ints >= `minimum`, or None when absent."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(x, bool) or not isinstance(x, int) or x < minimum for x in value)
+    ):
+        raise InputError(f"{what}: expected a non-empty list of ints >= {minimum}, got {value!r}")
+    return value
+
+
+def _table(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{what}: expected a table of settings, got {value!r}")
+    return value
 
 
 def load_table_preset(name: str) -> TablePreset:
@@ -160,30 +175,32 @@ def load_table_preset(name: str) -> TablePreset:
         models = row.get("models")
         if not isinstance(models, dict) or not models:
             raise InputError(f"{where}: row {key!r} needs [rows.{key}.models.MODEL] tables")
-        gaps = row.get("gaps")
-        if gaps is not None and (spec.name != "recall" or not isinstance(gaps, list) or not gaps):
+        gaps = _int_list(row.get("gaps"), f"{where}: row {key!r}: gaps", 0)
+        if gaps is not None and spec.name != "recall":
             raise InputError(f"{where}: row {key!r}: gaps are a non-empty list, for recall only")
-        seeds = row.get("seeds")
-        if seeds is not None and (
-            not isinstance(seeds, list)
-            or not seeds
-            or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in seeds)
-        ):
-            raise InputError(f"{where}: row {key!r}: seeds are a non-empty list of ints >= 0")
+        if gaps is not None:
+            row["shown_gap"] = row.get("shown_gap", gaps[-1])
+            if row["shown_gap"] not in gaps:
+                raise InputError(
+                    f"{where}: row {key!r}: shown_gap {row['shown_gap']!r} is not one of the "
+                    f"gaps {gaps}"
+                )
+        seeds = _int_list(row.get("seeds"), f"{where}: row {key!r}: seeds", 0)
+        shared = _table(row.get("settings"), f"{where}: row {key!r}: settings")
         for model, own in models.items():
             if model not in MODELS:
                 raise InputError(
                     f"{where}: row {key!r}: unknown model {model!r}; expected one of "
                     f"{', '.join(MODELS)}"
                 )
-            settings = {**dict(row.get("settings", {})), **dict(own or {})}
+            settings = {**shared, **_table(own, f"{where}: row {key!r}: models.{model}")}
             for gap in gaps or [None]:
                 for seed in seeds or [None]:
                     cell_settings = dict(settings)
                     name = f"{key}-{model}"
                     if gap is not None:
-                        cell_settings["gap"] = int(gap)
-                        name += f"-g{int(gap)}"
+                        cell_settings["gap"] = gap
+                        name += f"-g{gap}"
                     if seed is not None:
                         cell_settings["seed"] = seed
                         name += f"-s{seed}"
@@ -214,38 +231,65 @@ def _check_cell(spec, cell: Cell, where: str) -> None:
 # -- running ---------------------------------------------------------------------------------
 
 
-def cell_config(cell: Cell):
+def cell_config(cell: Cell, saved: dict[str, Any] | None = None):
     """The run configuration a cell asks for (a budget given alone replaces the other, as on
-    the command line)."""
+    the command line); with the `saved` config of its run, "auto" settings take the values
+    that run chose."""
     from rnnlab.config import override, with_budget_rule
+    from rnnlab.train.run import keep_chosen
 
     settings = with_budget_rule({**cell.settings, "model": cell.model})
+    if saved is not None:
+        settings = keep_chosen(saved, settings)
     return override(get_task(cell.task).config(), settings)
 
 
+def _read_result(directory: Path) -> dict[str, Any] | None:
+    """The cell's recorded evaluation (or failure), or None when absent or unreadable."""
+    try:
+        return json.loads((directory / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def cell_status(cell: Cell, directory: Path) -> tuple[str, dict[str, Any] | None]:
-    """("new" | "unfinished" | "trained" | "done", the evaluation if done).
+    """("new" | "unfinished" | "trained" | "done", the recorded result if done).
 
     A run that ended under another budget than the cell now asks for is unfinished (it is
-    resumed with the new budget).
+    resumed with the new budget); a cell whose run diverged is done, with its failure
+    recorded, until its directory is removed. A run with other settings than the cell's is
+    an InputError that names the directory.
     """
-    result_file = directory / RESULT_FILE
+    from rnnlab.config import differences, from_dict
+    from rnnlab.train.run import canonical
+
+    result = _read_result(directory)
     if not has_checkpoints(directory):
+        if result is not None and result.get("failed") and result.get("step") is None:
+            return "done", result
         return "new", None
-    ckpt = load_checkpoint(find_checkpoint(directory))
-    wanted = cell_config(cell)
-    saved = ckpt.meta.get("config", {})
-    if ckpt.meta.get("trainer", {}).get("stopped") not in FINISHED or any(
-        saved.get(budget) != getattr(wanted, budget) for budget in ("steps", "minutes")
+    meta = load_meta(directory)
+    spec = get_task(cell.task)
+    wanted = canonical(spec, cell_config(cell, meta.get("config", {})))
+    try:
+        saved = from_dict(spec.config, meta.get("config", {}))
+    except InputError as err:
+        raise InputError(f"tasks table: cell {cell.name}: {directory}: {err}") from None
+    changed = differences(saved, wanted, ignore=RESUMABLE)
+    if changed:
+        raise InputError(
+            f"tasks table: cell {cell.name}: the run in {directory} has other settings than "
+            f"the preset asks for ({'; '.join(changed)}); remove that directory to train the "
+            "cell again, or give another --out"
+        )
+    if result is not None and result.get("failed") and result.get("step") == meta.get("step"):
+        return "done", result
+    if meta.get("trainer", {}).get("stopped") not in FINISHED or any(
+        getattr(saved, budget) != getattr(wanted, budget) for budget in ("steps", "minutes")
     ):
         return "unfinished", None
-    if result_file.exists():
-        try:
-            result = json.loads(result_file.read_text(encoding="utf-8"))
-        except ValueError:
-            return "trained", None
-        if result.get("step") == ckpt.meta.get("step"):
-            return "done", result
+    if result is not None and not result.get("failed") and result.get("step") == meta.get("step"):
+        return "done", result
     return "trained", None
 
 
@@ -268,6 +312,31 @@ def train_command(cell: Cell, out: Path, threads: int) -> list[str]:
     )
 
 
+def _device(cell: Cell) -> str:
+    """Where the cell computes: its `device` setting, else the CPU."""
+    return str(cell.settings.get("device", "cpu"))
+
+
+def _record(cell: Cell, out: Path, threads: int, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What every result of a cell holds: its place in the grid, settings, command, size."""
+    trainer = (meta or {}).get("trainer", {})
+    return {
+        "cell": cell.name,
+        "row": cell.row,
+        "task": cell.task,
+        "model": cell.model,
+        "gap": cell.gap,
+        "seed": cell.seed,
+        "settings": cell.settings,
+        "command": " ".join(train_command(cell, out, threads)),
+        "step": (meta or {}).get("step"),
+        "steps": trainer.get("step"),
+        "minutes": trainer.get("elapsed", 0.0) / 60.0,
+        "stopped": trainer.get("stopped"),
+        "parameters": (meta or {}).get("model", {}).get("parameters"),
+    }
+
+
 def _evaluate(cell: Cell, out: Path, threads: int) -> dict[str, Any]:
     """Test metrics of a finished cell (best checkpoint), with its size and training time."""
     directory = out / cell.name
@@ -275,7 +344,7 @@ def _evaluate(cell: Cell, out: Path, threads: int) -> dict[str, Any]:
     target = best if best.exists() else find_checkpoint(directory)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(
-        _rnnlab("eval", str(target), "--json", "--split", "test"),
+        _rnnlab("eval", str(target), "--json", "--split", "test", "--device", _device(cell)),
         capture_output=True,
         text=True,
         env=env,
@@ -284,28 +353,30 @@ def _evaluate(cell: Cell, out: Path, threads: int) -> dict[str, Any]:
         raise InputError(
             f"tasks table: evaluating {cell.name} failed: {proc.stderr.strip()[-500:]}"
         )
-    metrics = json.loads(proc.stdout)
-    last = load_checkpoint(find_checkpoint(directory))
-    chosen = load_checkpoint(target)
-    trainer = last.meta["trainer"]
     result = {
-        "cell": cell.name,
-        "row": cell.row,
-        "task": cell.task,
-        "model": cell.model,
-        "gap": cell.gap,
-        "seed": cell.seed,
-        "settings": cell.settings,
-        "step": last.meta.get("step"),
-        "evaluated_step": chosen.meta.get("step"),
-        "steps": trainer["step"],
-        "minutes": trainer["elapsed"] / 60.0,
-        "stopped": trainer.get("stopped"),
-        "parameters": last.meta.get("model", {}).get("parameters"),
-        "metrics": metrics,
+        **_record(cell, out, threads, load_meta(directory)),
+        "evaluated_step": load_meta(target).get("step"),
+        "metrics": json.loads(proc.stdout),
     }
     atomic_write_json(directory / RESULT_FILE, result)
     return result
+
+
+def _failed(cell: Cell, out: Path, threads: int, reason: str) -> dict[str, Any]:
+    """Record a cell whose run stopped on a non-finite loss: it is tabulated as diverged."""
+    directory = out / cell.name
+    meta = load_meta(directory) if has_checkpoints(directory) else None
+    result = {**_record(cell, out, threads, meta), "failed": reason, "metrics": None}
+    atomic_write_json(directory / RESULT_FILE, result)
+    return result
+
+
+def _last_error(log_tail: str) -> str:
+    """The error line a failed run printed last (or a generic reason)."""
+    for line in reversed(log_tail.splitlines()):
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return "the run stopped on a non-finite loss"
 
 
 def run_table(
@@ -379,11 +450,24 @@ def _run_pool(todo: list[Cell], out: Path, jobs: int, threads: int, log):
             for proc in [p for p in running if p.poll() is not None]:
                 cell, logfile, start = running.pop(proc)
                 logfile.close()
+                logpath = out / "logs" / f"{cell.name}.log"
+                tail = logpath.read_text(encoding="utf-8", errors="replace")[-800:]
+                if proc.returncode == 1:  # the run stopped on a non-finite loss: diverged
+                    reason = _last_error(tail)
+                    result = _failed(cell, out, threads, reason)
+                    log(f"  diverged {cell.name}: {reason}")
+                    yield cell, result
+                    continue
                 if proc.returncode != 0:
-                    tail = (out / "logs" / f"{cell.name}.log").read_text(encoding="utf-8")[-800:]
                     raise InputError(
                         f"tasks table: cell {cell.name} failed (exit {proc.returncode}); "
-                        f"see {out / 'logs' / (cell.name + '.log')}\n{tail}"
+                        f"see {logpath}\n{tail}"
+                    )
+                status, _ = cell_status(cell, out / cell.name)
+                if status != "trained":
+                    raise InputError(
+                        f"tasks table: cell {cell.name} was interrupted before its budget was "
+                        "spent; run the same command to continue"
                     )
                 result = _evaluate(cell, out, threads)
                 log(
@@ -407,19 +491,24 @@ def _run_pool(todo: list[Cell], out: Path, jobs: int, threads: int, log):
 # -- tabulating ------------------------------------------------------------------------------
 
 
-def headline(result: dict[str, Any]) -> tuple[str, float, str]:
-    """(metric name, value, "min"|"max") a cell is judged by: mse, loss, or accuracy."""
-    metrics = result["metrics"]
+def headline(result: dict[str, Any]) -> tuple[str, float | None, str]:
+    """(metric name, value, "min"|"max") a cell is judged by: mse, loss, or accuracy; the
+    value is None for a cell whose run diverged."""
+    metrics = result.get("metrics")
     spec = get_task(result["task"])
     if spec.kind == "regression":
-        return "mse", float(metrics["mse"]), "min"
-    if spec.monitor == "accuracy":
-        return "accuracy", float(metrics["accuracy"]), "max"
-    return "loss", float(metrics["loss"]), "min"
+        name, mode = "mse", "min"
+    elif spec.monitor == "accuracy":
+        name, mode = "accuracy", "max"
+    else:
+        name, mode = "loss", "min"
+    return name, (None if metrics is None else float(metrics[name])), mode
 
 
 def format_metric(result: dict[str, Any]) -> str:
     name, value, _ = headline(result)
+    if value is None:
+        return "diverged"
     if name == "accuracy":
         return f"{name} {100 * value:.1f}%"
     return f"{name} {_number(value)}"
@@ -456,16 +545,20 @@ def groups(results: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
 
 
 def summary(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """The headline metric of cells that differ only by their seed: median, range, time."""
+    """The headline metric of cells that differ only by their seed: median, range, time.
+
+    Diverged cells are counted (`diverged`) and left out of the median; when every cell
+    diverged, the median and range are None."""
     name, _, mode = headline(cells[0])
-    values = [headline(c)[1] for c in cells]
+    values = [v for v in (headline(c)[1] for c in cells) if v is not None]
     return {
         "metric": name,
         "mode": mode,
-        "median": _median(values),
-        "min": min(values),
-        "max": max(values),
+        "median": _median(values) if values else None,
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
         "seeds": len(cells),
+        "diverged": len(cells) - len(values),
         "minutes": _median([c["minutes"] for c in cells]),
         "parameters": [c["parameters"] for c in cells if c.get("parameters")],
     }
@@ -473,7 +566,11 @@ def summary(cells: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _shown(cell: dict[str, Any]) -> str:
     value = cell["median"]
+    if value is None:
+        return f"diverged ({cell['minutes']:.1f} min)"
     text = f"{100 * value:.1f}" if cell["metric"] == "accuracy" else _number(value)
+    if cell["diverged"]:
+        text += f", {cell['diverged']} of {cell['seeds']} diverged"
     return f"{text} ({cell['minutes']:.1f} min)"
 
 
@@ -486,7 +583,7 @@ def table_markdown(preset: TablePreset, results: list[dict[str, Any]], machine: 
     by_row: dict[str, dict[str, dict[str, Any]]] = {}
     for (row_key, model, gap), cells in groups(results).items():
         row = preset.rows[row_key]
-        if gap is not None and gap != row.get("shown_gap", gap):
+        if gap is not None and gap != row["shown_gap"]:
             continue
         by_row.setdefault(row_key, {})[model] = summary(cells)
     columns = [c for c in COLUMNS if any(c in cells for cells in by_row.values())]
@@ -500,10 +597,11 @@ def table_markdown(preset: TablePreset, results: list[dict[str, Any]], machine: 
         first = next(iter(cells.values()))
         mode = first["mode"]
         values = {m: c["median"] for m, c in cells.items()}
-        best = (max if mode == "max" else min)(values.values())
+        finite = [v for v in values.values() if v is not None]
+        best = (max if mode == "max" else min)(finite) if finite else None
         label = row.get("label", key)
         if row.get("gaps") is not None:
-            label = f"{label}, gap {row.get('shown_gap', row['gaps'][-1])}"
+            label = f"{label}, gap {row['shown_gap']}"
         counts = [n for c in cells.values() for n in c["parameters"]]
         arrow = "h" if mode == "max" else "ℓ"
         text = [f"{label} ({first['metric']} {arrow})", _size(counts) if counts else ""]
@@ -513,7 +611,8 @@ def table_markdown(preset: TablePreset, results: list[dict[str, Any]], machine: 
                 continue
             seeded |= cells[model]["seeds"] > 1
             shown = _shown(cells[model])
-            text.append(f"**{shown}**" if values[model] == best else shown)
+            won = best is not None and values[model] == best
+            text.append(f"**{shown}**" if won else shown)
         lines.append("| " + " | ".join(text) + " |")
     notes = [
         "",
@@ -554,6 +653,9 @@ def _sweep_tables(preset: TablePreset, results: list[dict[str, Any]]) -> list[st
                 if c is None:
                     cells.append("—")
                     continue
+                if c["median"] is None:
+                    cells.append("diverged")
+                    continue
                 scale = 100 if c["metric"] == "accuracy" else 1
                 text = f"{scale * c['median']:.1f}"
                 if c["seeds"] > 1:
@@ -588,7 +690,11 @@ def recall_png(preset: TablePreset, results: list[dict[str, Any]], path: Path) -
     styles = {"lstm": ("o", "-"), "gru": ("s", "--"), "rnn": ("^", "-."), "tcn": ("D", ":")}
     seeds = 1
     for model in [c for c in COLUMNS if c in curves]:
-        points = sorted(curves[model], key=lambda p: p[0])
+        points = sorted(
+            (p for p in curves[model] if p[1]["median"] is not None), key=lambda p: p[0]
+        )
+        if not points:
+            continue
         gaps = [g for g, _ in points]
         median = [100 * c["median"] for _, c in points]
         marker, line = styles[model]
@@ -624,9 +730,23 @@ def record_table(path: Path, preset: TablePreset, out: Path, markdown: str) -> N
     append_markdown_section(path, section, title=RESULTS_TITLE, owner="tasks table")
 
 
+def _table_device(results: list[dict[str, Any]]) -> str:
+    """The device the table's cells computed on, for the machine description."""
+    wanted = {str(r.get("settings", {}).get("device", "cpu")) for r in results}
+    if wanted - {"cpu"}:
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                return "cuda"
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+    return "cpu"
+
+
 def write_outputs(preset: TablePreset, results: list[dict[str, Any]], out: Path) -> list[Path]:
     """table.md, table.json and recall.png (where there are recall cells) in `out`."""
-    machine = machine_info("cpu")
+    machine = machine_info(_table_device(results))
     markdown = table_markdown(preset, results, machine)
     atomic_write_text(out / "table.md", markdown)
     document = {

@@ -251,19 +251,22 @@ def save_checkpoint(
     return file
 
 
-def _read_document(file: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Read a checkpoint's tensors and rnnlab document, checking every checksum.
+def _read_document(
+    file: Path, *, tensors: bool = True
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a checkpoint's rnnlab document (and its tensors), checking every checksum.
 
     Args:
         file: the `.safetensors` file.
+        tensors: also read (and verify) the tensors; without, only the header is read.
 
     Returns:
-        The parsed document and all tensors by full name.
+        The parsed document and all tensors by full name (none without `tensors`).
     """
     try:
         with safe_open(file, framework="pt", device="cpu") as f:
             header = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
+            loaded = {name: f.get_tensor(name) for name in f.keys()} if tensors else {}
     except SafetensorError as e:
         raise CheckpointError(f"{file}: not a readable safetensors checkpoint ({e})") from None
     except OSError as e:
@@ -291,8 +294,9 @@ def _read_document(file: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
             f"{file}: checkpoint format version {version} is newer than this rnnlab reads "
             f"(up to {VERSION}); upgrade rnnlab"
         )
-    _verify_tensors(file, doc.get("tensors"), tensors)
-    return doc, tensors
+    if tensors:
+        _verify_tensors(file, doc.get("tensors"), loaded)
+    return doc, loaded
 
 
 def _verify_tensors(file: Path, manifest: Any, tensors: Mapping[str, torch.Tensor]) -> None:
@@ -350,6 +354,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         meta=meta,
         path=file,
     )
+
+
+def load_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a checkpoint (file or run directory) without reading its tensors.
+
+    The metadata's own checksum is verified; the tensors' are not (use `load_checkpoint`).
+    """
+    file = find_checkpoint(path)
+    doc, _ = _read_document(file, tensors=False)
+    return {k: v for k, v in doc.items() if k not in RESERVED_META_KEYS}
 
 
 def checkpoint_name(step: int) -> str:

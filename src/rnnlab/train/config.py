@@ -28,6 +28,7 @@ RESUMABLE = frozenset(
         "device",
         "threads",
         "precision",
+        "accumulate",  # a step is the same step however it is split into micro-batches
     }
 )
 

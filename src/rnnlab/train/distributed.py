@@ -6,6 +6,7 @@ gradients, so W processes take the same step as one process on the whole batch.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 
@@ -111,6 +112,13 @@ def gather_bytes(data: bytes, info: DistInfo, device: torch.device) -> list[byte
         raw = bytes(row.tolist())
         out.append(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
     return out
+
+
+def shares(rows: int, world: int, rank: int, groups: int) -> list[slice]:
+    """Process `rank`'s rows of a global batch of `rows`, cut into `groups` consecutive slices."""
+    lo, hi = rows * rank // world, rows * (rank + 1) // world
+    bounds = [lo + (hi - lo) * g // groups for g in range(groups + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def gather_cat(tensor: torch.Tensor, info: DistInfo, dim: int) -> torch.Tensor:

@@ -53,6 +53,38 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list:
     return [*groups, {"params": exempt, "weight_decay": 0.0}]
 
 
+def regroup_state(saved: dict, optimizer: torch.optim.Optimizer, order: list) -> dict:
+    """An optimizer state saved with one parameter group, fitted to `optimizer`'s groups.
+
+    Checkpoints written before biases and gains were exempted from weight decay hold one
+    group over the parameters in the model's order (`order`); with weight decay the
+    optimizer now has two. Each parameter keeps its moments; each new group keeps its own
+    weight decay and takes the saved group's other settings. A state that already fits, or
+    that cannot be mapped this way, is returned unchanged (loading it then says why).
+    """
+    groups = optimizer.param_groups
+    if len(saved.get("param_groups", ())) != 1 or len(groups) < 2:
+        return saved
+    old = saved["param_groups"][0]
+    if len(old["params"]) != len(order) or sum(len(g["params"]) for g in groups) != len(order):
+        return saved
+    position = {id(p): i for i, p in enumerate(order)}
+    state: dict = {}
+    new_groups = []
+    index = 0
+    for group in groups:
+        ids = []
+        for param in group["params"]:
+            saved_id = old["params"][position[id(param)]]
+            if saved_id in saved["state"]:
+                state[index] = saved["state"][saved_id]
+            ids.append(index)
+            index += 1
+        settings = {k: v for k, v in old.items() if k != "params"}
+        new_groups.append({**settings, "weight_decay": group["weight_decay"], "params": ids})
+    return {"state": state, "param_groups": new_groups}
+
+
 def _listed(item: Any) -> Any:
     """Materialise a parameter group's `params` so it can be inspected and still be used.
 

@@ -190,3 +190,10 @@ def restore_rng_state(state: dict[str, Any]) -> None:
             return
         for device, s in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(s, device)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), Python's `random` and NumPy's global generator."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global generator is the point)

@@ -23,11 +23,10 @@ What it does, for any registered task (`rnnlab.train.task.TaskSpec`):
 from __future__ import annotations
 
 import gc
-import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from rnnlab import __version__
@@ -42,6 +41,7 @@ from rnnlab.train.checkpoint import (
     load_checkpoint,
 )
 from rnnlab.train.config import RESUMABLE, check_train_config
+from rnnlab.train.rng import seed_everything
 from rnnlab.train.runtime import precision_name, resolve_device, resolve_precision
 from rnnlab.train.task import RunContext, Task, TaskSpec
 from rnnlab.train.trainer import FitResult, Trainer
@@ -66,7 +66,7 @@ def resume_config(spec: TaskSpec, saved: dict[str, Any], explicit: dict[str, Any
     raises CheckpointError listing the settings.
     """
     base = from_dict(spec.config, saved)
-    cfg = canonical(spec, override(base, explicit))
+    cfg = canonical(spec, override(base, keep_chosen(saved, explicit)))
     changed = differences(base, cfg, ignore=RESUMABLE)
     if changed:
         raise CheckpointError(
@@ -74,6 +74,16 @@ def resume_config(spec: TaskSpec, saved: dict[str, Any], explicit: dict[str, Any
             "drop those flags or start a new run with another --out"
         )
     return cfg
+
+
+def keep_chosen(saved: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` without the "auto" ones that the saved run already chose a value for (so a
+    preset with `hidden = "auto"` resumes its run's model rather than differing from it)."""
+    return {
+        key: value
+        for key, value in settings.items()
+        if not (value == "auto" and saved.get(key.replace("-", "_"), "auto") != "auto")
+    }
 
 
 def task_checkpoint(spec: TaskSpec, path: str | Path) -> Checkpoint:
@@ -169,11 +179,18 @@ def run_task(
     device = resolve_device(cfg.device)
     try:
         info, device = D.setup(device)
+        if ckpt is not None and cfg.precision == "auto":
+            cfg = replace(cfg, precision=_recorded_precision(ckpt.meta, cfg.precision))
         dtype = resolve_precision(cfg.precision, device)
+        if cfg.precision == "auto":  # record the choice: a resume computes the same way
+            cfg = replace(cfg, precision=precision_name(dtype))
         if not info.is_main:
             log = _silent
-        context = RunContext(device=device, dist=info, saved=ckpt.meta if ckpt else None, log=log)
+        context = RunContext(
+            device=device, dist=info, saved=ckpt.meta if ckpt else None, log=log, dtype=dtype
+        )
         task = _build_in_order(spec, cfg, context)
+        cfg = task.chosen_config(cfg)
         if ckpt is not None:
             task.check_resume(ckpt.meta)
         seed_everything(cfg.seed)
@@ -223,11 +240,14 @@ def run_task(
     return result
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA), Python's `random` and NumPy's global generator."""
-    torch.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global generator is the point)
+def _recorded_precision(meta: dict[str, Any], default: str) -> str:
+    """The precision a run computed in: its config's, else (runs that recorded "auto") the
+    trainer's record of what "auto" chose."""
+    chosen = meta.get("config", {}).get("precision")
+    if chosen in ("fp32", "bf16"):
+        return chosen
+    chosen = meta.get("trainer", {}).get("precision")
+    return chosen if chosen in ("fp32", "bf16") else default
 
 
 def _silent(*args, **kwargs) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+import platform
 
 import torch
 
@@ -26,19 +26,48 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # x86: bf16 matrix tiles, or bf16 dot products
+X86 = ("x86_64", "amd64", "i386", "i686")
+
+
+def cpu_bf16_native(
+    features: frozenset[str] | None = None, machine: str | None = None, *, measure=None
+) -> tuple[bool, str]:
+    """Whether this CPU multiplies bf16 natively, so that autocast to bf16 pays off, and why.
+
+    Decided from the CPU's features: Intel AMX (`amx_bf16`) or AVX-512 BF16 (`avx512_bf16`,
+    e.g. AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids) run bf16 matrix products
+    natively; an x86 CPU that reports its flags without either would emulate bf16 (slower
+    than fp32). Where the features do not say (no /proc/cpuinfo, e.g. macOS; Arm, whose bf16
+    support depends on the kernels torch ships), a short measurement decides: a few
+    milliseconds of bf16 against fp32 matrix products, cached per CPU and torch version
+    (`measure`, for tests, replaces it).
+
+    Returns (native, reason).
+    """
+    from rnnlab import machine as M
+
+    features = M.cpu_features() if features is None else features
+    machine = (machine or platform.machine()).lower()
+    if features is not None:
+        found = [flag for flag in NATIVE_BF16_FLAGS if flag in features]
+        if found:
+            return True, f"the CPU has {found[0]}"
+        if machine in X86:
+            return False, "the CPU has neither amx_bf16 nor avx512_bf16 (bf16 would be emulated)"
+    speedup = (measure or M.measured_bf16_speedup)()
+    native = speedup > 1.1
+    return native, f"measured bf16 matrix products {speedup:.2f}x as fast as fp32"
+
+
 def cpu_has_fast_bf16() -> bool:
-    """True when the CPU multiplies bf16 matrices natively (Intel AMX), so autocast pays off."""
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    if probe is not None:
-        return bool(probe())
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    """True when the CPU multiplies bf16 natively, so autocast to bf16 pays off."""
+    return cpu_bf16_native()[0]
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """The autocast dtype: bf16 or fp32. `auto` is bf16 where the hardware runs it natively."""
+    """The autocast dtype: bf16 or fp32. `auto` is bf16 where the hardware runs it natively
+    (CUDA with bf16 support; a CPU with AMX or AVX-512 BF16, see `cpu_bf16_native`)."""
     if name not in PRECISIONS:
         raise InputError(f"precision: expected one of {', '.join(PRECISIONS)}, got {name!r}")
     if name == "fp32":
@@ -46,7 +75,7 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         supported = torch.cuda.is_bf16_supported()
     else:
-        supported = cpu_has_fast_bf16() or name == "bf16"
+        supported = name == "bf16" or cpu_has_fast_bf16()
     if name == "bf16" and not supported:
         raise InputError(f"precision: bf16 is not supported on {device}")
     return torch.bfloat16 if supported else torch.float32

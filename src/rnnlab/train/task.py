@@ -44,6 +44,7 @@ class RunContext:
         log: where one-line messages go (silent on processes other than the first).
         training: False when the task is built to evaluate or use a trained model (a task may
             then skip building its training data).
+        dtype: the precision the run computes in (autocast dtype; float32 without autocast).
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -51,6 +52,7 @@ class RunContext:
     saved: dict[str, Any] | None = None
     log: Callable[..., None] = print
     training: bool = True
+    dtype: torch.dtype = torch.float32
 
 
 class Task:
@@ -59,6 +61,12 @@ class Task:
     def build_model(self) -> nn.Module:
         """The model, freshly initialised from the global torch RNG (seeded by the run)."""
         raise NotImplementedError
+
+    def chosen_config(self, cfg: Any) -> Any:
+        """The run's config with the settings the task chose at start-up filled in (e.g. a
+        width sized to the machine, `hidden = "auto"`); the checkpoints record this one, so
+        a resume and `rnnlab eval` rebuild the same model. Default: `cfg` unchanged."""
+        return cfg
 
     def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
         """Take this process's share of the next training batch: (summed loss, targets).
@@ -150,6 +158,9 @@ class TaskSpec:
             metrics).
         sample: `sample(path, *, device, **options) -> str` for `rnnlab sample` (None: the
             task generates nothing).
+        sample_batch: `sample_batch(path, *, device, seeds, **options) -> list[str]` for
+            `rnnlab sample --num-samples N`: one sample per seed, drawn together, each the
+            text `sample` gives with that seed (None: one sample at a time only).
         options: the names of the `rnnlab eval` options the task takes beside split and
             device (e.g. "data" for another corpus).
     """
@@ -169,6 +180,7 @@ class TaskSpec:
     evaluate: Callable[..., dict[str, Any]] | None = None
     describe_evaluation: Callable[[dict[str, Any]], str] | None = None
     sample: Callable[..., str] | None = None
+    sample_batch: Callable[..., list[str]] | None = None
     options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

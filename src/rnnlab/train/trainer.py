@@ -48,8 +48,8 @@ from rnnlab.train.checkpoint import (
 )
 from rnnlab.train.config import TrainConfig, check_train_config
 from rnnlab.train.metrics import MetricsLog, read_metrics, truncate_after
-from rnnlab.train.optim import build_optimizer, clip_gradients, param_groups
-from rnnlab.train.rng import capture_rng_state, restore_rng_state
+from rnnlab.train.optim import build_optimizer, clip_gradients, param_groups, regroup_state
+from rnnlab.train.rng import capture_rng_state, restore_rng_state, seed_everything
 from rnnlab.train.runtime import autocast, precision_name
 from rnnlab.train.schedule import lr_factor
 from rnnlab.train.task import MODES, Task
@@ -160,7 +160,10 @@ class Trainer:
         try:
             counters = ckpt.meta["trainer"]
             if ckpt.optimizer_state is not None:
-                self.optimizer.load_state_dict(ckpt.optimizer_state)
+                order = [p for p in self.model.parameters() if p.requires_grad]
+                self.optimizer.load_state_dict(
+                    regroup_state(ckpt.optimizer_state, self.optimizer, order)
+                )
             self.step = int(counters["step"])
             self.elapsed = float(counters["elapsed"])
             self.tokens = int(counters["tokens"])
@@ -199,7 +202,7 @@ class Trainer:
         """
         saved_world = int(ckpt.meta.get("world_size", 1))
         if saved_world != self.dist.world_size:
-            torch.manual_seed(self.cfg.seed + 1000 * self.step + self.dist.rank)
+            seed_everything(self.cfg.seed + 1000 * self.step + self.dist.rank)
             return
         per_rank = ckpt.meta.get("rng_ranks")
         if isinstance(per_rank, list) and len(per_rank) == saved_world:

@@ -1,0 +1,143 @@
+"""`hidden = "auto"`: the character LM's width chosen for this machine and this budget.
+
+A time budget buys a number of training tokens that depends on the machine (cores, SIMD
+width, whether bf16 is native) and falls as the model grows; a model too large for its
+budget sees too few tokens per parameter and ends under-trained, one too small saturates.
+The rule, from the 10-minute Shakespeare runs in benchmarks/RESULTS.md:
+
+    choose the largest width H whose model, trained for the budget on this machine, sees
+    at least `TOKENS_PER_PARAMETER` training tokens per parameter:
+        tokens(H) = budget seconds / seconds per step(H) × tokens per step   (minutes budget)
+                  = steps × tokens per step                                 (steps budget)
+        tokens(H) ≥ R · N(H),   N(H) = the model's exact parameter count
+
+Seconds per step come from a short measurement at start-up (forward and backward of the
+run's own model, batch, sequence length and precision at two widths, a few steps each, about
+two seconds), fitted as t(H) = a + b·N(H): the recurrent and output products grow with the
+parameter count, `a` is what does not (the per-step overhead). A steps budget needs no
+measurement. The chosen width is written into the run's config, so resume and `rnnlab eval`
+rebuild the same model; the measurement is recorded in the checkpoint's metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any
+
+import torch
+
+from rnnlab.models.charlm import CharLM, CharLMConfig
+from rnnlab.train.runtime import autocast
+
+TOKENS_PER_PARAMETER = 4.0  # R: the ratio the measured runs favour (benchmarks/RESULTS.md)
+WIDTHS = tuple(range(64, 4097, 32))  # candidate widths (multiples of 32 suit the kernels)
+PROBES = (256, 512)  # widths timed at start-up
+REPEATS = 3  # timed steps per probe, after one warm-up step
+
+
+def parameters(cfg: Any, vocab_size: int, hidden: int) -> int:
+    """The exact parameter count of the CharLM `cfg` describes, at width `hidden` (built on
+    the meta device: nothing is allocated, nothing drawn)."""
+    shape = dataclasses.replace(CharLMConfig.from_config(cfg), hidden=hidden)
+    with torch.device("meta"):
+        model = CharLM(vocab_size, shape)
+    return sum(p.numel() for p in model.parameters())
+
+
+def step_seconds(
+    cfg: Any,
+    vocab_size: int,
+    hidden: int,
+    *,
+    batch: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    repeats: int = REPEATS,
+) -> float:
+    """Median seconds of a forward and backward pass of the run's model at width `hidden`
+    on `batch` streams of `cfg.seq_len` (after one warm-up step). Draws nothing from the
+    caller's random streams."""
+    shape = dataclasses.replace(CharLMConfig.from_config(cfg), hidden=hidden)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = CharLM(vocab_size, shape).to(device).train()
+        x = torch.randint(vocab_size, (cfg.seq_len, batch), device=device)
+        times = []
+        for i in range(repeats + 1):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            with autocast(device, dtype):
+                logits, _ = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), x.flatten())
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i:
+                times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def budget_tokens(cfg: Any, seconds_per_step: float | None) -> float:
+    """Training tokens the budget buys: the smaller of the steps and the minutes budget
+    (minutes less the share that evaluation takes, a forward pass at a third of a step's
+    cost per token)."""
+    per_step = cfg.batch * cfg.seq_len
+    limits = []
+    if cfg.steps is not None:
+        limits.append(float(cfg.steps) * per_step)
+    if cfg.minutes is not None and seconds_per_step is not None:
+        steps = 60.0 * cfg.minutes / seconds_per_step
+        if cfg.eval_every:
+            steps /= 1.0 + cfg.eval_tokens / (3.0 * cfg.eval_every * per_step)
+        limits.append(steps * per_step)
+    return min(limits)
+
+
+def choose_hidden(
+    cfg: Any, vocab_size: int, timings: dict[int, float] | None
+) -> tuple[int, dict[str, Any]]:
+    """The width the rule picks, from step timings {width: seconds} (None: a steps budget).
+
+    Deterministic for given timings. Returns (width, what was measured and decided).
+    """
+    counts = {h: parameters(cfg, vocab_size, h) for h in WIDTHS}
+    cost = None
+    if cfg.minutes is not None:
+        if not timings or len(timings) < 2:
+            raise ValueError("choose_hidden: a minutes budget needs timings at two widths")
+        (h1, t1), (h2, t2) = sorted(timings.items())[:2]
+        n1, n2 = parameters(cfg, vocab_size, h1), parameters(cfg, vocab_size, h2)
+        slope = max((t2 - t1) / (n2 - n1), 1e-15)
+        cost = (t1 - slope * n1, slope)  # t(N) = a + b·N
+    chosen = WIDTHS[0]
+    for h in WIDTHS:
+        seconds = None if cost is None else max(cost[0] + cost[1] * counts[h], 1e-6)
+        if budget_tokens(cfg, seconds) >= TOKENS_PER_PARAMETER * counts[h]:
+            chosen = h
+    seconds = None if cost is None else max(cost[0] + cost[1] * counts[chosen], 1e-6)
+    detail = {
+        "rule": f"largest width with >= {TOKENS_PER_PARAMETER:g} training tokens per parameter",
+        "timings": {str(h): t for h, t in sorted((timings or {}).items())},
+        "hidden": chosen,
+        "parameters": counts[chosen],
+        "seconds_per_step": seconds,
+        "tokens": budget_tokens(cfg, seconds),
+    }
+    return chosen, detail
+
+
+def auto_hidden(
+    cfg: Any, vocab_size: int, *, batch: int, device: torch.device, dtype: torch.dtype
+) -> tuple[int, dict[str, Any]]:
+    """Measure this machine (minutes budget) and choose the width."""
+    timings = None
+    if cfg.minutes is not None:
+        timings = {
+            h: step_seconds(cfg, vocab_size, h, batch=batch, device=device, dtype=dtype)
+            for h in PROBES
+        }
+    return choose_hidden(cfg, vocab_size, timings)
