@@ -30,7 +30,9 @@ from rnnlab.models.recurrent import CELLS, RecurrentOptions, recurrent_layer
 class CharLMConfig(RecurrentOptions):
     """The character LM's shape (`CharLM`)."""
 
-    cell: Literal["lstm", "gru", "rnn"] = setting("lstm", "recurrent cell")
+    cell: Literal["lstm", "gru", "rnn", "mingru", "minlstm"] = setting(
+        "lstm", "recurrent cell (mingru, minlstm: parallel-scan cells, Feng et al. 2024)"
+    )
     layers: int = setting(2, "stacked recurrent layers")
     hidden: int | Literal["auto"] = setting(
         256, "hidden units per layer (auto: sized to this machine and the budget at start-up)"

@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
+import torch
 from torch import nn
 
 from rnnlab import nn as rnn
 from rnnlab.config import setting
 from rnnlab.errors import InputError
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "mingru", "minlstm")
+MIN_CELLS = {"mingru": "MinGRU", "minlstm": "MinLSTM"}  # parallel-scan cells (rnnlab.nn)
 
 
 @dataclass
@@ -66,6 +68,20 @@ def recurrent_layer(
     """
     if cell not in CELLS:
         raise InputError(f"{owner}: expected cell in {', '.join(CELLS)}, got {cell!r}")
+    if cell in MIN_CELLS:
+        return _min_layer(
+            owner,
+            cell,
+            input_size,
+            hidden,
+            layers=layers,
+            dropout=dropout,
+            batch_first=batch_first,
+            nonlinearity=nonlinearity,
+            proj_size=proj_size,
+            forget_bias=forget_bias,
+            **options,
+        )
     kwargs = dict(
         num_layers=layers,
         dropout=dropout if layers > 1 else 0.0,
@@ -81,3 +97,88 @@ def recurrent_layer(
     if cell == "gru":
         return rnn.GRU(input_size, hidden, **kwargs)
     return rnn.RNN(input_size, hidden, nonlinearity=nonlinearity, **kwargs)
+
+
+# the options a min cell takes as they are by default (anything else is an InputError)
+_MIN_DEFAULTS = {
+    "nonlinearity": "tanh",
+    "proj_size": 0,
+    "forget_bias": None,
+    "layer_norm": False,
+    "zoneout": 0.0,
+    "weight_drop": 0.0,
+    "init": "torch",
+    "t_max": None,
+    "backend": "auto",
+}
+
+
+def _min_layer(
+    owner: str,
+    cell: str,
+    input_size: int,
+    hidden: int,
+    *,
+    layers: int,
+    dropout: float,
+    batch_first: bool,
+    locked_dropout: bool = False,
+    **options,
+) -> nn.Module:
+    """A stack of `rnnlab.nn.MinGRU`/`MinLSTM` layers; options they lack are InputErrors."""
+    given = [
+        f"{name}={value!r}"
+        for name, value in options.items()
+        if name in _MIN_DEFAULTS and value != _MIN_DEFAULTS[name]
+    ]
+    unknown = sorted(set(options) - set(_MIN_DEFAULTS))
+    if given or unknown:
+        raise InputError(
+            f"{owner}: the {cell} cell does not take {', '.join(given + unknown)} (min cells "
+            "have no recurrent weights to normalise, drop or initialise, and no projection; "
+            "they take layers, hidden, dropout and locked_dropout)"
+        )
+    layer = getattr(rnn, MIN_CELLS[cell])
+    if locked_dropout and dropout and layers > 1:
+        return LockedMinStack(layer, input_size, hidden, layers, dropout, batch_first)
+    return layer(
+        input_size,
+        hidden,
+        num_layers=layers,
+        dropout=dropout if layers > 1 else 0.0,
+        batch_first=batch_first,
+    )
+
+
+class LockedMinStack(nn.Module):
+    """Min-cell layers with locked (variational) dropout between them: one mask per sequence
+    for every timestep. The state is (layers, B, H), as a stacked min layer's."""
+
+    def __init__(self, layer, input_size, hidden, layers, dropout, batch_first):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            layer(input_size if i == 0 else hidden, hidden, batch_first=batch_first)
+            for i in range(layers)
+        )
+        self.drop = rnn.LockedDropout(dropout, batch_first=batch_first)
+        self.hidden_size = hidden
+        self.num_layers = layers
+
+    def forward(self, x, hx=None):
+        finals = []
+        for i, layer in enumerate(self.layers):
+            if i:
+                x = self.drop(x)
+            x, h = layer(x, None if hx is None else hx[i : i + 1])
+            finals.append(h)
+        return x, torch.cat(finals, dim=0)
+
+    def init_state(self, batch: int, device=None, dtype=None):
+        return torch.cat([layer.init_state(batch, device, dtype) for layer in self.layers])
+
+    def step(self, x_t, state):
+        finals = []
+        for i, layer in enumerate(self.layers):
+            x_t, h = layer.step(x_t, state[i : i + 1])
+            finals.append(h)
+        return x_t, torch.cat(finals, dim=0)

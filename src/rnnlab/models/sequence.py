@@ -35,7 +35,9 @@ MAX_WIDTH = 1 << 14
 class SequenceModelConfig(RecurrentOptions):
     """The sequence model: a TCN or a recurrent encoder and a linear read-out."""
 
-    model: Literal["tcn", "lstm", "gru", "rnn"] = setting("lstm", "the encoder")
+    model: Literal["tcn", "lstm", "gru", "rnn", "mingru", "minlstm"] = setting(
+        "lstm", "the encoder"
+    )
     params: int | None = setting(
         None, "parameter budget, e.g. 70k: the width is chosen to match (none: the widths given)"
     )

@@ -1,6 +1,7 @@
 """Recurrent modules: torch.nn-compatible cells and layers with keyword-only extras."""
 
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnlab.nn.mincells import MinGRU, MinLSTM
 from rnnlab.nn.recurrent import GRU, LSTM, RNN
 from rnnlab.nn.regularize import LockedDropout
 from rnnlab.nn.tcn import TemporalConvNet
@@ -12,6 +13,8 @@ __all__ = [
     "GRUCell",
     "LSTMCell",
     "LockedDropout",
+    "MinGRU",
+    "MinLSTM",
     "RNNCell",
     "TemporalConvNet",
 ]

@@ -5,6 +5,9 @@ Cells follow torch's layout and gate order (LSTM i,f,g,o; GRU r,z,n):
 
     hs, hT, cache = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh")
     grads = rnn_backward(dhs, dhT, cache)  # keys x, h0, w_ih, w_hh, b_ih, b_hh
+
+minGRU and minLSTM (input-only gates, no w_hh) take ``(x, h0, w_ih, b_ih)`` and their backward
+returns keys x, h0, w_ih, b_ih.
 """
 
 from rnnlab.reference.charlm import NumpyCharLM, train_charlm
@@ -13,6 +16,12 @@ from rnnlab.reference.gradcheck import format_table, gradcheck, numerical_gradie
 from rnnlab.reference.gru import gru_backward, gru_forward
 from rnnlab.reference.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from rnnlab.reference.lstm import lstm_backward, lstm_forward
+from rnnlab.reference.mincells import (
+    mingru_backward,
+    mingru_forward,
+    minlstm_backward,
+    minlstm_forward,
+)
 from rnnlab.reference.optim import SGD, Adagrad, Adam
 from rnnlab.reference.rnn import rnn_backward, rnn_forward
 from rnnlab.reference.tbptt import TBPTTChunk, readout_loss_and_grads, tbptt
@@ -31,6 +40,10 @@ __all__ = [
     "gru_forward",
     "lstm_backward",
     "lstm_forward",
+    "mingru_backward",
+    "mingru_forward",
+    "minlstm_backward",
+    "minlstm_forward",
     "numerical_gradient",
     "readout_loss_and_grads",
     "rnn_backward",

@@ -201,7 +201,7 @@ class CharLMTask(LMTask):
         return (
             f"{self.corpus.name} ({len(self.corpus.text):,} chars, vocabulary "
             f"{len(self.vocab)}; {sizes}); {cfg.cell} {cfg.layers}x{cfg.hidden}, "
-            f"{n_params:,} parameters, backend {model.rnn.selected_backend().name}"
+            f"{n_params:,} parameters, " + _backend(model)
         )
 
 
@@ -287,6 +287,12 @@ def evaluate_checkpoint(
         model, ids, cfg.eval_streams, cfg.eval_seq_len, model.decoder.weight.device
     )
     return {**result, "bpc": bits(result["loss"]), "data": spec, "split": split}
+
+
+def _backend(model: CharLM) -> str:
+    """How the recurrent layer computes: its backend, or the parallel scan of min cells."""
+    select = getattr(model.rnn, "selected_backend", None)
+    return f"backend {select().name}" if select is not None else "parallel scan"
 
 
 def describe_evaluation(result: dict[str, Any]) -> str:

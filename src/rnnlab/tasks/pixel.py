@@ -38,7 +38,7 @@ from rnnlab.train.run import evaluate_trained
 class PixelConfig(SequenceTaskConfig):
     """Pixel-by-pixel image classification (`rnnlab train pixel`)."""
 
-    model: Literal["tcn", "lstm", "gru", "rnn"] = "tcn"
+    model: Literal["tcn", "lstm", "gru", "rnn", "mingru", "minlstm"] = "tcn"
     batch: int = 64
     eval_every: int = 500
     data_dir: str = setting(

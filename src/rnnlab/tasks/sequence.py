@@ -184,8 +184,9 @@ class SequenceTask(Task):
                 f"kernel {c.kernel_size}, receptive field {model.receptive_field}"
             )
         else:
-            backend = model.encoder.selected_backend().name
-            shape = f"{c.model} {c.layers}x{c.hidden}, backend {backend}"
+            select = getattr(model.encoder, "selected_backend", None)
+            backend = f"backend {select().name}" if select is not None else "parallel scan"
+            shape = f"{c.model} {c.layers}x{c.hidden}, {backend}"
         budget = f" (budget {self.cfg.params:,})" if self.cfg.params is not None else ""
         return f"{self.describe_data()}; {shape}, {self.n_params:,} parameters{budget}"
 
