@@ -11,8 +11,8 @@ The rule, from the 10-minute Shakespeare runs in benchmarks/RESULTS.md:
                   = steps × tokens per step                                 (steps budget)
         tokens(H) ≥ R · N(H),   N(H) = the model's exact parameter count
 
-Seconds per step come from a short measurement at start-up (forward and backward of the
-run's own model, batch, sequence length and precision at two widths, a few steps each, about
+Seconds per step come from a short measurement at start-up (forward, backward, clipping and
+an Adam step of the run's own model, batch, sequence length and precision at two widths, a few steps each, about
 two seconds), fitted as t(H) = a + b·N(H): the recurrent and output products grow with the
 parameter count, `a` is what does not (the per-step overhead). A steps budget needs no
 measurement. The chosen width is written into the run's config, so resume and `rnnlab eval`
@@ -56,13 +56,15 @@ def step_seconds(
     dtype: torch.dtype,
     repeats: int = REPEATS,
 ) -> float:
-    """Median seconds of a forward and backward pass of the run's model at width `hidden`
+    """Median seconds of a training step (forward, backward, clipping, Adam) of the run's
+    model at width `hidden`
     on `batch` streams of `cfg.seq_len` (after one warm-up step). Draws nothing from the
     caller's random streams."""
     shape = dataclasses.replace(CharLMConfig.from_config(cfg), hidden=hidden)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
         model = CharLM(vocab_size, shape).to(device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         x = torch.randint(vocab_size, (cfg.seq_len, batch), device=device)
         times = []
         for i in range(repeats + 1):
@@ -73,7 +75,9 @@ def step_seconds(
                 logits, _ = model(x)
             loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), x.flatten())
             loss.backward()
-            model.zero_grad(set_to_none=True)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if i:
