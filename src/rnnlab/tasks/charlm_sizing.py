@@ -11,12 +11,13 @@ The rule, from the 10-minute Shakespeare runs in benchmarks/RESULTS.md:
                   = steps × tokens per step                                 (steps budget)
         tokens(H) ≥ R · N(H),   N(H) = the model's exact parameter count
 
-Seconds per step come from a short measurement at start-up (forward, backward, clipping and
-an Adam step of the run's own model, batch, sequence length and precision at two widths, a few steps each, about
-two seconds), fitted as t(H) = a + b·N(H): the recurrent and output products grow with the
-parameter count, `a` is what does not (the per-step overhead). A steps budget needs no
-measurement. The chosen width is written into the run's config, so resume and `rnnlab eval`
-rebuild the same model; the measurement is recorded in the checkpoint's metadata.
+Seconds per step come from a short measurement at start-up (forward, backward, clipping
+and an Adam step of the run's own model, batch, sequence length and precision at two widths,
+a few steps each, a few seconds), fitted as t(H) = a + b·N(H): the recurrent and output
+products grow with the parameter count, `a` is what does not (the per-step overhead). A
+steps budget needs no measurement. The chosen width is written into the run's config, so
+resume and `rnnlab eval` rebuild the same model; the measurement is recorded in the
+checkpoint's metadata.
 """
 
 from __future__ import annotations
