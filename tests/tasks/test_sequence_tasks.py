@@ -310,7 +310,10 @@ def test_eval_json_for_classification(runs, name, per_sequence):
     "args, text",
     [
         (["train", "foo"], "invalid choice: 'foo'"),
-        (["train", "adding", "--model", "foo"], "expected model in tcn, lstm, gru, rnn, mingru, minlstm, got 'foo'"),
+        (
+            ["train", "adding", "--model", "foo"],
+            "expected model in tcn, lstm, gru, rnn, mingru, minlstm, got 'foo'",
+        ),
         (["train", "adding", "--params", "5"], "--params 5 is too small"),
         (["train", "adding", "--seq-len", "1"], "seq_len (T) >= 2"),
         (["train", "recall", "--gap", "50", "--seq-len", "20"], "the gap 50 is longer than"),
