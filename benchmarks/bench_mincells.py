@@ -1,7 +1,8 @@
 """Training throughput of rnnlab's MinGRU and MinLSTM against a 1-layer torch.nn.LSTM.
 
 At equal parameter count: the LSTM has 4H(I + H) + 8H parameters, a min cell G·H'(I + 1)
-(G = 2 for minGRU, 3 for minLSTM), and H' is the integer that brings it closest to the LSTM.
+(G = 2 for minGRU, 3 for minLSTM; with `--min-layers N` each layer above the first adds
+G·H'(H' + 1)), and H' is the integer that brings it closest to the LSTM.
 For each sequence length T, one training step is ``out, h = model(x)``,
 ``(out.sum() + h.sum()).backward()`` on x (T, B, I) in float32 (x itself needs no gradient),
 gradients cleared outside the timed region. ``warmup`` untimed rounds, then ``repeats`` timed
@@ -18,6 +19,7 @@ table and the machine (CPU model and flags). Nothing is recorded:
 
     .venv/bin/python benchmarks/bench_mincells.py --hidden 512
     .venv/bin/python benchmarks/bench_mincells.py --hidden 256 --seq-len 100 1024 --threads 1
+    .venv/bin/python benchmarks/bench_mincells.py --min-layers 3   # stacked, as the char LM uses
 """
 
 from __future__ import annotations
@@ -45,16 +47,24 @@ def lstm_parameters(input_size: int, hidden: int) -> int:
     return 4 * hidden * (input_size + hidden) + 8 * hidden
 
 
-def min_parameters(kind: str, input_size: int, hidden: int) -> int:
-    """One min-cell layer: W_ih (G·H, I) and b_ih (G·H,)."""
-    return GATES[kind] * hidden * (input_size + 1)
+def min_parameters(kind: str, input_size: int, hidden: int, layers: int = 1) -> int:
+    """A min-cell stack: W_ih (G·H, I_k) and b_ih (G·H,) per layer (I_k = H above the first)."""
+    first = GATES[kind] * hidden * (input_size + 1)
+    return first + (layers - 1) * GATES[kind] * hidden * (hidden + 1)
 
 
-def matching_hidden(kind: str, input_size: int, target: int) -> int:
+def matching_hidden(kind: str, input_size: int, target: int, layers: int = 1) -> int:
     """The hidden size H' ≥ 1 whose min-cell parameter count is closest to ``target``."""
-    per_unit = GATES[kind] * (input_size + 1)
-    low = max(target // per_unit, 1)
-    return min((low, low + 1), key=lambda h: abs(min_parameters(kind, input_size, h) - target))
+    low, high = 1, 1
+    while min_parameters(kind, input_size, high, layers) < target:
+        low, high = high, 2 * high
+    while high - low > 1:
+        mid = (low + high) // 2
+        if min_parameters(kind, input_size, mid, layers) < target:
+            low = mid
+        else:
+            high = mid
+    return min((low, high), key=lambda h: abs(min_parameters(kind, input_size, h, layers) - target))
 
 
 def step_loss(model: nn.Module, x: Tensor) -> Tensor:
@@ -131,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="memory a step may use (default: half of MemAvailable)",
     )
+    parser.add_argument(
+        "--min-layers", type=int, default=1, help="stacked min-cell layers (same total count)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -148,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     models: dict[str, tuple[nn.Module, int, int]] = {
         BASELINE: (nn.LSTM(args.input, args.hidden), args.hidden, target)
     }
+    layers = args.min_layers
     for kind, cls in CLASSES.items():
-        hidden = matching_hidden(kind, args.input, target)
-        models[kind] = (cls(args.input, hidden), hidden, min_parameters(kind, args.input, hidden))
+        hidden = matching_hidden(kind, args.input, target, layers)
+        count = min_parameters(kind, args.input, hidden, layers)
+        name = kind if layers == 1 else f"{kind} x{layers}"
+        models[name] = (cls(args.input, hidden, num_layers=layers), hidden, count)
     for name, (model, _, count) in models.items():
         assert count == sum(p.numel() for p in model.parameters()), name
     per_token = {name: bytes_per_token(model, args.input) for name, (model, _, _) in models.items()}
@@ -159,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {describe_machine(info)}")
     print(f"CPU: {info['cpu']}; flags: {', '.join(info['cpu_flags']) or 'unknown'}")
     print(f"Threads: {threads}; memory budget per step: {budget / 2**30:.1f} GiB")
-    print(f"Parameters (one layer, I = {args.input}):")
+    print(f"Parameters (LSTM one layer, min cells {layers} layer(s), I = {args.input}):")
     for name, (_, hidden, count) in models.items():
         print(f"  {name}(H={hidden}): {count:,}")
     print()
