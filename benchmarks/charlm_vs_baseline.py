@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def main() -> None:
     from rnnlab.machine import describe_machine, machine_info
 
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python benchmarks/charlm_vs_baseline.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/charlm_vs_baseline.py " + shlex.join(sys.argv[1:])
     lines = [
         f"## Character LM on CPU, {args.minutes:g} minutes each, side by side ({date})",
         "",

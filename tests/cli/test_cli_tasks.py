@@ -78,7 +78,7 @@ def test_task_help_lists_its_settings_with_defaults_grouped():
     ):
         assert flag in flags, flag
         assert flags[flag].endswith(f"(default: {default})"), flags[flag]
-    assert flags["--model"].startswith("--model {tcn|lstm|gru|rnn} ")
+    assert flags["--model"].startswith("--model {tcn|lstm|gru|rnn|mingru|minlstm} ")
     assert flags["--channels"].startswith("--channels INT,INT,… ")
     # the task's own settings form a section before the training settings
     own = get_task("adding").config.__doc__.strip().splitlines()[0].rstrip(".")

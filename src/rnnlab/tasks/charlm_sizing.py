@@ -3,7 +3,13 @@
 A time budget buys a number of training tokens that depends on the machine (cores, SIMD
 width, whether bf16 is native) and falls as the model grows; a model too large for its
 budget sees too few tokens per parameter and ends under-trained, one too small saturates.
-The rule, from the 10-minute Shakespeare runs in benchmarks/RESULTS.md:
+The rule, from 10-minute Shakespeare runs of one LSTM layer (benchmarks/RESULTS.md and
+issue reports): at 2.3 and 3.6 training tokens per parameter (1x768 on a 2-core AMD EPYC,
+fp32 and bf16) the model ended 0.06 nats/char above and level with the plain baseline, at
+9.7 (1x768 on a 2-core Intel Xeon with AMX, bf16) 0.055 below it, and with the rule, at 12.7
+(1x672, bf16) and 11.2 (1x576, fp32) on the AMD machine, 0.053 and 0.010 below it. Too few
+tokens per parameter is what loses; R = 10 is the smallest ratio of the runs that won. (A
+finer sweep of R was not run.)
 
     choose the largest width H whose model, trained for the budget on this machine, sees
     at least `TOKENS_PER_PARAMETER` training tokens per parameter:
