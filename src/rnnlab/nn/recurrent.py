@@ -51,8 +51,7 @@ from rnnlab.nn.validate import (
     check_lengths,
     check_like_parameters,
     check_tensor,
-    describe,
-    shape_text,
+    time_major_input,
 )
 
 _KINDS = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
@@ -275,30 +274,9 @@ class RecurrentBase(nn.Module):
 
     def _time_major(self, owner: str, input: object) -> tuple[Tensor, bool]:
         """Validate a padded input and return it as (T, B, I), and whether it was batched."""
-        size = self.input_size
-        layout = ("B", "T", size) if self.batch_first else ("T", "B", size)
-        if not isinstance(input, Tensor) or input.dim() not in (2, 3):
-            got = describe(input)
-            raise InputError(
-                f"{owner}: expected input of shape {shape_text(layout)}, unbatched "
-                f"{shape_text(('T', size))} or a PackedSequence, got {got}"
-            )
-        if input.dim() == 2:
-            x = check_tensor(owner, "unbatched input", input, ("T", size)).unsqueeze(1)
-        else:
-            x = check_tensor(owner, "input", input, layout)
-            x = x.transpose(0, 1) if self.batch_first else x  # (T, B, I)
-        if x.shape[0] == 0:
-            raise InputError(
-                f"{owner}: expected at least one time step (T ≥ 1), got input of shape "
-                f"{shape_text(input.shape)}"
-            )
-        if x.shape[1] == 0:
-            raise InputError(
-                f"{owner}: expected a non-empty batch (B ≥ 1), got input of shape "
-                f"{shape_text(input.shape)}"
-            )
-        return x, input.dim() == 3
+        return time_major_input(
+            owner, input, self.input_size, self.batch_first, alternatives="or a PackedSequence"
+        )
 
     def _initial_state(
         self, owner: str, hx: object, x: Tensor, batch: int, batched: bool, order: Tensor | None

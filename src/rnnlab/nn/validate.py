@@ -124,3 +124,38 @@ def check_lengths(owner: str, lengths: object, batch: int, steps: int) -> Tensor
             f"{owner}: expected every length in [1, {steps}] (1 ≤ length ≤ T), got {bad}"
         )
     return values
+
+
+def time_major_input(
+    owner: str, input: object, size: int, batch_first: bool, *, alternatives: str = ""
+) -> tuple[Tensor, bool]:
+    """A layer's padded input checked and returned as (T, B, I), and whether it was batched.
+
+    Accepts (T, B, I), (B, T, I) with `batch_first`, or unbatched (T, I); `alternatives`
+    names other accepted inputs in the error (e.g. "or a PackedSequence"). Zero time steps
+    and an empty batch are InputErrors.
+    """
+    layout = ("B", "T", size) if batch_first else ("T", "B", size)
+    if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+        unbatched = shape_text(("T", size))
+        if alternatives:
+            accepted = f"{shape_text(layout)}, unbatched {unbatched} {alternatives}"
+        else:
+            accepted = f"{shape_text(layout)} or unbatched {unbatched}"
+        raise InputError(f"{owner}: expected input of shape {accepted}, got {describe(input)}")
+    if input.dim() == 2:
+        x = check_tensor(owner, "unbatched input", input, ("T", size)).unsqueeze(1)
+    else:
+        x = check_tensor(owner, "input", input, layout)
+        x = x.transpose(0, 1) if batch_first else x  # (T, B, I)
+    if x.shape[0] == 0:
+        raise InputError(
+            f"{owner}: expected at least one time step (T ≥ 1), got input of shape "
+            f"{shape_text(input.shape)}"
+        )
+    if x.shape[1] == 0:
+        raise InputError(
+            f"{owner}: expected a non-empty batch (B ≥ 1), got input of shape "
+            f"{shape_text(input.shape)}"
+        )
+    return x, input.dim() == 3
