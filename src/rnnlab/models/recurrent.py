@@ -99,6 +99,13 @@ def recurrent_layer(
     return rnn.RNN(input_size, hidden, nonlinearity=nonlinearity, **kwargs)
 
 
+def describe_computation(layer: nn.Module) -> str:
+    """How a layer from `recurrent_layer` computes: "backend NAME", or "parallel scan" for
+    the min cells (which have no backends)."""
+    select = getattr(layer, "selected_backend", None)
+    return f"backend {select().name}" if select is not None else "parallel scan"
+
+
 # the options a min cell takes as they are by default (anything else is an InputError)
 _MIN_DEFAULTS = {
     "nonlinearity": "tanh",

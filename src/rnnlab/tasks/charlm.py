@@ -18,6 +18,7 @@ from rnnlab.config import from_dict, override, setting
 from rnnlab.data import CORPORA, CharVocab, check_split_sizes, load_corpus, split_ids
 from rnnlab.errors import CheckpointError, InputError
 from rnnlab.models.charlm import CharLM, CharLMConfig
+from rnnlab.models.recurrent import describe_computation
 from rnnlab.tasks.charlm_generate import generate, generate_batch
 from rnnlab.tasks.lm import LMTask, held_out_loss
 from rnnlab.tasks.registry import register
@@ -201,7 +202,7 @@ class CharLMTask(LMTask):
         return (
             f"{self.corpus.name} ({len(self.corpus.text):,} chars, vocabulary "
             f"{len(self.vocab)}; {sizes}); {cfg.cell} {cfg.layers}x{cfg.hidden}, "
-            f"{n_params:,} parameters, " + _backend(model)
+            f"{n_params:,} parameters, " + describe_computation(model.rnn)
         )
 
 
@@ -287,12 +288,6 @@ def evaluate_checkpoint(
         model, ids, cfg.eval_streams, cfg.eval_seq_len, model.decoder.weight.device
     )
     return {**result, "bpc": bits(result["loss"]), "data": spec, "split": split}
-
-
-def _backend(model: CharLM) -> str:
-    """How the recurrent layer computes: its backend, or the parallel scan of min cells."""
-    select = getattr(model.rnn, "selected_backend", None)
-    return f"backend {select().name}" if select is not None else "parallel scan"
 
 
 def describe_evaluation(result: dict[str, Any]) -> str:

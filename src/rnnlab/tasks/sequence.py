@@ -31,6 +31,7 @@ from torch import nn
 
 from rnnlab.config import setting
 from rnnlab.errors import CheckpointError, InputError
+from rnnlab.models.recurrent import describe_computation
 from rnnlab.models.sequence import (
     SequenceModel,
     SequenceModelConfig,
@@ -184,9 +185,7 @@ class SequenceTask(Task):
                 f"kernel {c.kernel_size}, receptive field {model.receptive_field}"
             )
         else:
-            select = getattr(model.encoder, "selected_backend", None)
-            backend = f"backend {select().name}" if select is not None else "parallel scan"
-            shape = f"{c.model} {c.layers}x{c.hidden}, {backend}"
+            shape = f"{c.model} {c.layers}x{c.hidden}, {describe_computation(model.encoder)}"
         budget = f" (budget {self.cfg.params:,})" if self.cfg.params is not None else ""
         return f"{self.describe_data()}; {shape}, {self.n_params:,} parameters{budget}"
 
