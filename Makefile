@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
 		$(BIN)/python -m pip install -q torch==2.13.0 \
 		|| $(BIN)/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu; fi
-	$(BIN)/python -m pip install -q -e '.[dev,viz]'
+	$(BIN)/python -m pip install -q -e '.[dev,viz,text]'
 	touch $(STAMP)
 
 # The main job on the embedded Shakespeare sample: train a character LM (~2 minutes), then

@@ -12,7 +12,7 @@ import threading
 from rnnlab.errors import InputError
 
 # modules under rnnlab.cli, each defining `add_parser(subparsers)`, which sets `run`
-SUBCOMMANDS = ("train", "sample", "eval", "tasks", "bench")
+SUBCOMMANDS = ("train", "sample", "eval", "translate", "classify", "tasks", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rnnlab",
-        description="Recurrent sequence models: train, sample, evaluate and benchmark.",
+        description="Recurrent sequence models: train, sample, evaluate, translate, classify and "
+        "benchmark.",
     )
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,5 +1,6 @@
 """Recurrent modules: torch.nn-compatible cells and layers with keyword-only extras."""
 
+from rnnlab.nn.attention import AdditiveAttention, DotAttention, GeneralAttention
 from rnnlab.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnlab.nn.mincells import MinGRU, MinLSTM
 from rnnlab.nn.recurrent import GRU, LSTM, RNN
@@ -10,7 +11,10 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "AdditiveAttention",
+    "DotAttention",
     "GRUCell",
+    "GeneralAttention",
     "LSTMCell",
     "LockedDropout",
     "MinGRU",

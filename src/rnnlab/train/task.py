@@ -29,7 +29,7 @@ from rnnlab.train.distributed import DistInfo
 from rnnlab.train.plot import plot_losses
 
 MODES = ("min", "max")
-KINDS = ("lm", "regression", "classification")
+KINDS = ("lm", "regression", "classification", "seq2seq")
 
 
 @dataclass
@@ -143,8 +143,9 @@ class TaskSpec:
         build: `build(cfg, context) -> Task`: the data (and, through the Task, model and loss).
         summary: one line for `rnnlab train --help`.
         description: a paragraph for `rnnlab train NAME --help`.
-        kind: "lm", "regression" or "classification": what `eval --json` reports beside
-            `loss` (regression: `mse`; classification: `accuracy`).
+        kind: "lm", "regression", "classification" or "seq2seq": what `eval --json` reports
+            beside `loss` (regression: `mse`; classification: `accuracy`; seq2seq: `bleu`,
+            `chrf`, `exact_match`).
         metrics: the metrics `Task.evaluate` returns.
         monitor, mode: the metric that selects the best checkpoint, and its direction.
         check: `check(cfg)` raises InputError for settings out of range (before any work).
