@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 from rnnlab.data.parallel import tokenize
+from rnnlab.machine import describe_machine, machine_info
 from rnnlab.tasks.classify import ClassifyConfig, labelled_splits
 from rnnlab.tasks.scores import macro_f1
 
@@ -69,7 +69,7 @@ def main() -> None:
     result["seconds"] = time.perf_counter() - start
     result["train_texts"] = len(y["train"])
     result["features"] = len(vectorizer.vocabulary_)
-    result["machine"] = platform.processor() or platform.machine()
+    result["machine"] = describe_machine(machine_info("cpu"))
     if args.json:
         print(json.dumps(result))
     else:

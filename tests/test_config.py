@@ -178,3 +178,18 @@ def test_field_specs_describe_each_kind():
     assert (specs["limit"].optional, specs["size"].optional) == (True, False)
     assert widths.type_text == "INT,INT,…" and mode.type_text == "fast|slow|exact"
     assert names.describe() == "a comma-separated list of str or none"
+
+
+def test_a_choice_named_none_is_that_choice_not_null():
+    from dataclasses import dataclass
+    from typing import Literal
+
+    from rnnlab.config import coerce
+
+    @dataclass
+    class WithNone:
+        attention: Literal["general", "none"] = "general"
+        penalty: float | None = 1.0
+
+    assert coerce(WithNone, "attention", "none") == "none"
+    assert coerce(WithNone, "penalty", "none") is None

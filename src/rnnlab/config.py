@@ -190,6 +190,8 @@ def _scalar(tp: type, value: Any) -> Any:
 
 
 def _coerce_spec(owner: str, spec: FieldSpec, value: Any) -> Any:
+    if isinstance(value, str) and spec.choices and value.strip() in spec.choices:
+        return value.strip()  # a choice named like a null word ("none") is that choice
     if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_WORDS):
         if spec.optional:
             return None

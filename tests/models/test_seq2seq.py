@@ -163,3 +163,14 @@ def test_classifier_pooling_is_what_it_says():
         Classifier(5, 2, pooling="max")
     with pytest.raises(InputError, match="at least 2 classes"):
         Classifier(5, 1)
+
+
+@pytest.mark.parametrize("input_feeding", [True, False])
+def test_teacher_forced_forward_equals_stepping_the_decoder(input_feeding):
+    m = model(attention="additive", input_feeding=input_feeding)
+    src, lengths, tgt = batch(5)
+    whole = m(src, lengths, tgt)
+    state = m.encode(src, lengths)
+    for t in range(tgt.shape[0]):
+        logits, state = m.step(tgt[t], state)
+        torch.testing.assert_close(whole[t], logits, rtol=1e-10, atol=1e-10)
