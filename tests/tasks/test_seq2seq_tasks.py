@@ -274,6 +274,10 @@ def test_classify_learns_and_the_cli_labels_texts(tmp_path, labelled_tsv):
     assert all(0.33 < float(x[1]) <= 1 for x in lines)
     js = json.loads(rnnlab("classify", tmp_path / "c", "good", "--json").stdout)
     assert js["label"] == "pos" and sum(js["labels"].values()) == pytest.approx(1, abs=1e-6)
+    after = rnnlab("classify", tmp_path / "c", "--json", "good", "bad").stdout.splitlines()
+    assert [json.loads(x)["label"] for x in after] == ["pos", "neg"]
+    proc = rnnlab("classify", tmp_path / "c", "--json", "good", "--nonsense", check=False)
+    assert proc.returncode == 2 and "unrecognized arguments: good --nonsense" in proc.stderr
 
 
 def test_classify_rejects_labels_it_never_saw(tmp_path, labelled_tsv):
@@ -287,3 +291,15 @@ def test_classify_rejects_labels_it_never_saw(tmp_path, labelled_tsv):
     run_task(spec, cfg, tmp_path / "r", log=quiet)
     with pytest.raises(DataError, match=r"labels \['c'\] are not among the training labels"):
         evaluate_trained(spec, tmp_path / "r", split="test")
+
+
+def test_attention_rows_follow_the_output_ids_unknown_tokens_included(reverse_run):
+    from rnnlab.tasks.seq2seq_plot import attention_matrix
+
+    out, _ = reverse_run
+    task, model, _, _ = load_trained(get_task("seq2seq"), out)
+    unk, a = task.tgt_vocab.unk, task.tgt_vocab.index["a"]
+    weights, xs, ys = attention_matrix(task, model, "a z b", [unk, a, unk])
+    assert ys == ["<unk>", "a", "<unk>", "</s>"] and weights.shape == (4, 5)
+    assert xs == ["a", "␣", "<unk>", "␣", "b"]
+    assert abs(weights.sum(-1) - 1).max() < 1e-5

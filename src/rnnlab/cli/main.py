@@ -37,7 +37,14 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # texts given after an option (`rnnlab classify CKPT --json "text"`): argparse has
+        # already closed the TEXT list; commands that take texts take these too
+        if hasattr(args, "texts") and not any(e.startswith("-") for e in extra):
+            args.texts = [*args.texts, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     # SIGTERM outside training ends the command like Ctrl-C; training installs its own handler
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None

@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     }  # fmt: skip
     if options.get("beam", 1) < 1:
         raise InputError(f"translate: expected --beam >= 1, got {options['beam']}")
-    outputs = task.translate(model, texts, **options)
-    for out in outputs:
-        print(out)
+    outputs = task.translate_ids(model, texts, **options)
+    for ids in outputs:
+        print(task.text(ids))
     if args.attention_png:
         from rnnlab.tasks.seq2seq_plot import attention_heatmap
 

@@ -477,13 +477,17 @@ class Seq2SeqTask(Task):
             "count": float(len(src)),
         }
 
-    def translate(self, model: Seq2Seq, texts: list[str], **options: Any) -> list[str]:
-        """Outputs of `texts` (unknown source tokens read as <unk>)."""
+    def translate_ids(self, model: Seq2Seq, texts: list[str], **options: Any) -> list[list[int]]:
+        """Output token ids of `texts` (unknown source tokens read as <unk>)."""
         for text in texts:
             if not text.strip():
                 raise InputError("translate: expected a non-empty text")
         src = [self.src_vocab.encode(self._tok(t)) for t in texts]
-        return [self.text(ids) for ids in self.decode(model, src, **options)]
+        return self.decode(model, src, **options)
+
+    def translate(self, model: Seq2Seq, texts: list[str], **options: Any) -> list[str]:
+        """Outputs of `texts` (unknown source tokens read as <unk>)."""
+        return [self.text(ids) for ids in self.translate_ids(model, texts, **options)]
 
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         return {"index": self.index}, {}

@@ -8,27 +8,31 @@ from rnnlab.atomic import atomic_path
 from rnnlab.errors import InputError
 
 
-def attention_heatmap(task, model, text: str, output: str, path: str | Path) -> Path:
-    """Draw the weights the decoder gave each source token while writing `output`.
+def attention_matrix(task, model, text: str, output: list[int]):
+    """(weights (len(output) + 1, S), source labels, output labels) of one translation.
 
-    Rows: the output tokens and the end-of-sequence token; columns: the source tokens.
-    Returns the PNG's path.
+    The source labels are the tokens as the model read them (unknown ones as <unk>); the
+    output labels are the output ids' tokens and </s>.
     """
+    if model.attention is None:
+        raise InputError("translate: this model has no attention (attention none)")
+    src_ids = task.src_vocab.encode(task._tok(text))
+    xs = [_shown(task.src_vocab.tokens[i]) for i in src_ids]
+    ys = [_shown(t) for t in task.tgt_vocab.decode(output)] + ["</s>"]
+    x, lengths = task.collate([src_ids])
+    weights = model.attention_weights(x, lengths, list(output)).float().cpu().numpy()
+    return weights, xs, ys
+
+
+def attention_heatmap(task, model, text: str, output: list[int], path: str | Path) -> Path:
+    """Draw the weights the decoder gave each source token while writing `output` (ids):
+    rows are the output tokens and </s>, columns the source tokens. Returns the PNG's path."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("--attention-png needs matplotlib: pip install 'rnnlab[viz]'") from None
-    if model.attention is None:
-        raise InputError("translate: this model has no attention (attention none)")
-    src_tokens = task._tok(text)
-    out_tokens = task._tok(output)
-    src_ids = task.src_vocab.encode(src_tokens)
-    x, lengths = task.collate([src_ids])
-    weights = model.attention_weights(x, lengths, task.tgt_vocab.encode(out_tokens))
-    weights = weights.float().cpu().numpy()  # (len(out) + 1, S)
-    xs = [_shown(t) for t in src_tokens]
-    ys = [_shown(t) for t in out_tokens] + ["</s>"]
+    weights, xs, ys = attention_matrix(task, model, text, output)
     width = min(max(4.0, 0.32 * len(xs) + 2), 40)
     height = min(max(3.0, 0.32 * len(ys) + 1.5), 40)
     fig = Figure(figsize=(width, height), dpi=120, layout="constrained")
