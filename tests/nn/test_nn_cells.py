@@ -188,11 +188,6 @@ def test_cell_gradcheck(kind, variant):
             r"got torch.float64",
         ),
         (
-            lambda: rnn.GRUCell(3, 4),
-            lambda m: m(torch.randn(0, 3)),
-            r"GRUCell: expected a non-empty batch \(B ≥ 1\)",
-        ),
-        (
             lambda: rnn.RNNCell(3, 4, nonlinearity="gelu"),
             None,
             r"RNNCell: expected nonlinearity in \('tanh', 'relu'\), got 'gelu'",

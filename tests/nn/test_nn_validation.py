@@ -114,11 +114,6 @@ def lstm():
         ),
         (
             lstm,
-            lambda m: m(torch.randn(5, 0, 32)),
-            r"LSTM: expected a non-empty batch \(B ≥ 1\), got input of shape \(5, 0, 32\)",
-        ),
-        (
-            lstm,
             lambda m: m(torch.randn(5, 3, 32), (torch.zeros(1, 3, 64), torch.zeros(2, 3, 64))),
             r"LSTM: expected h_0 of shape \(2, 3, 64\), got \(1, 3, 64\)",
         ),

@@ -167,12 +167,25 @@ def _call(
     )
     if spec.proj_size and x.device.type == "cpu":
         with onednn_off():
-            result = op(*args)
+            result = _eager(op, *args)
     else:
-        result = op(*args)
+        result = _eager(op, *args)
     if spec.mode == "lstm":
         return result[0], (result[1], result[2])
     return result[0], result[1]
+
+
+@torch.compiler.disable
+def _eager(op, *args):
+    """Call the fused op outside any torch.compile graph.
+
+    Under torch.compile, torch's decomposition of the CPU LSTM into oneDNN layer ops rejects
+    this call (`expected Tensor() for op: torch.ops.aten.mkldnn_rnn_layer`); torch.nn's own
+    recurrent modules are not traced either (dynamo's `allow_rnn` is off by default, so they
+    run eagerly at a graph break). The fused op runs eagerly here the same way; the rest of
+    the layer (masks, packing, layer plumbing) compiles.
+    """
+    return op(*args)
 
 
 def _rows(state: State, rows: slice) -> State:

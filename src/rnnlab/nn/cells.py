@@ -90,6 +90,34 @@ class CellBase(nn.Module):
         h = self.weight_ih.new_zeros(batch_size, self.hidden_size)
         return (h, torch.zeros_like(h)) if self._mode == "lstm" else h
 
+    def to_torch(self) -> nn.Module:
+        """The `torch.nn` cell that computes exactly this one, with these weights (for
+        TorchScript and code that dispatches on torch's classes); layer norm and zoneout have
+        no torch.nn equivalent and are an InputError."""
+        owner = type(self).__name__
+        extras = [n for n, on in (("layer_norm", self.layer_norm), ("zoneout", any(self.zoneout)))
+                  if on]  # fmt: skip
+        if extras:
+            raise InputError(
+                f"{owner}: torch.nn.{owner} computes no {', '.join(extras)}; only a cell "
+                "without them converts (use torch.compile on the rnnlab cell instead)"
+            )
+        options = {"bias": self.bias}
+        if self._mode.startswith("rnn"):
+            options["nonlinearity"] = "relu" if self._mode == "rnn_relu" else "tanh"
+        param = self.weight_ih
+        twin = getattr(nn, owner)(self.input_size, self.hidden_size, **options,
+                                  device=param.device, dtype=param.dtype)  # fmt: skip
+        twin.load_state_dict(self.state_dict())
+        return twin.train(self.training)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """`torch.jit.script` scripts the equivalent torch.nn cell (`to_torch`)."""
+        try:
+            return self.to_torch()
+        except InputError as err:
+            raise InputError(f"torch.jit.script: {err}") from None
+
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
         if not self.bias:
@@ -120,11 +148,6 @@ class CellBase(nn.Module):
         pattern = ("B", size) if input.dim() == 2 else (size,)
         x = check_tensor(owner, "input", input, pattern)
         x = x if x.dim() == 2 else x.unsqueeze(0)  # (B, I)
-        if x.shape[0] == 0:
-            raise InputError(
-                f"{owner}: expected a non-empty batch (B ≥ 1), got input of shape "
-                f"{shape_text(input.shape)}"
-            )
         check_like_parameters(owner, "input", x, self.weight_ih)
         return x, input.dim() == 2
 

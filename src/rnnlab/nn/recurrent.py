@@ -236,6 +236,55 @@ class RecurrentBase(nn.Module):
             return h, param.new_zeros(rows, batch_size, self.hidden_size)
         return h
 
+    def computing_extras(self) -> list[str]:
+        """The extras that change what the layer computes (torch.nn has none of them)."""
+        extras = []
+        if self.layer_norm:
+            extras.append("layer_norm")
+        if any(self.zoneout):
+            extras.append("zoneout")
+        if self.weight_drop:
+            extras.append("weight_drop")
+        if self.locked_dropout and self.dropout and self.num_layers > 1:
+            extras.append("locked_dropout")
+        return extras
+
+    def to_torch(self) -> nn.Module:
+        """The `torch.nn` layer that computes exactly this one, with these weights.
+
+        For code that needs torch's own class (TorchScript, exporters and tools
+        that dispatch on `torch.nn.LSTM`). Initialisation options (`init`, `forget_bias`) and
+        `backend` carry over (they change no computation); layer norm, zoneout, DropConnect
+        and locked dropout have no torch.nn equivalent and are an InputError.
+        """
+        owner = type(self).__name__
+        extras = self.computing_extras()
+        if extras:
+            raise InputError(
+                f"{owner}: torch.nn.{owner} computes no {', '.join(extras)}; only a layer "
+                "without them converts (use torch.compile on the rnnlab layer instead)"
+            )
+        options = dict(num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                       dropout=self.dropout, bidirectional=self.bidirectional)  # fmt: skip
+        if self.mode == "LSTM":
+            options["proj_size"] = self.proj_size
+        if self.mode.startswith("RNN"):
+            options["nonlinearity"] = "relu" if self.mode == "RNN_RELU" else "tanh"
+        param = self.weight_ih_l0
+        with warnings.catch_warnings():  # the dropout-with-one-layer warning was given already
+            warnings.simplefilter("ignore", UserWarning)
+            twin = getattr(nn, owner)(self.input_size, self.hidden_size, **options,
+                                      device=param.device, dtype=param.dtype)  # fmt: skip
+        twin.load_state_dict(self.state_dict())
+        return twin.train(self.training)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """`torch.jit.script` scripts the equivalent torch.nn layer (`to_torch`)."""
+        try:
+            return self.to_torch()
+        except InputError as err:
+            raise InputError(f"torch.jit.script: {err}") from None
+
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
         if self.proj_size:
@@ -346,6 +395,8 @@ class RecurrentBase(nn.Module):
         state = self._initial_state(owner, hx, x, batch, batched, order)
         if lengths is not None:
             lengths = check_lengths(owner, lengths, batch, steps)
+            if batch == 0:
+                lengths = None  # nothing to mask (and nothing to pack) in an empty batch
         spec, weights = self.spec, self.layer_weights()
         masks = draw_masks(
             spec, weights, batch, training=self.training, device=x.device, dtype=x.dtype

@@ -117,6 +117,8 @@ def check_lengths(owner: str, lengths: object, batch: int, steps: int) -> Tensor
             f"{owner}: expected lengths of shape ({batch},), one per sequence, "
             f"got {shape_text(values.shape)}"
         )
+    if batch == 0:
+        return values  # an empty batch: no length to check
     low, high = int(values.min()), int(values.max())
     if low < 1 or high > steps:
         bad = low if low < 1 else high
@@ -133,7 +135,7 @@ def time_major_input(
 
     Accepts (T, B, I), (B, T, I) with `batch_first`, or unbatched (T, I); `alternatives`
     names other accepted inputs in the error (e.g. "or a PackedSequence"). Zero time steps
-    and an empty batch are InputErrors.
+    are an InputError (as in torch.nn); an empty batch (B = 0) is accepted, as torch.nn does.
     """
     layout = ("B", "T", size) if batch_first else ("T", "B", size)
     if not isinstance(input, Tensor) or input.dim() not in (2, 3):
@@ -151,11 +153,6 @@ def time_major_input(
     if x.shape[0] == 0:
         raise InputError(
             f"{owner}: expected at least one time step (T ≥ 1), got input of shape "
-            f"{shape_text(input.shape)}"
-        )
-    if x.shape[1] == 0:
-        raise InputError(
-            f"{owner}: expected a non-empty batch (B ≥ 1), got input of shape "
             f"{shape_text(input.shape)}"
         )
     return x, input.dim() == 3
