@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rnnlab.errors import DataError, InputError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -46,11 +48,13 @@ def detokenize(tokens: Sequence[str], kind: str) -> str:
     if kind != "word":
         raise InputError(f"detokenize: expected tokens in {', '.join(TOKENIZERS)}, got {kind!r}")
     out: list[str] = []
+    previous = None
     for tok in tokens:
-        glue = not out or tok in _NO_SPACE_BEFORE or out[-1] in _NO_SPACE_AFTER
-        if tok in ("'", "’") or (out and out[-1] in ("'", "’") and tok.isalpha()):
-            glue = bool(out)  # don't, o'er
+        glue = previous is None or tok in _NO_SPACE_BEFORE or previous in _NO_SPACE_AFTER
+        if tok in ("'", "’") or (previous in ("'", "’") and tok.isalpha()):
+            glue = previous is not None  # don't, o'er
         out.append(tok if glue else " " + tok)
+        previous = tok
     return "".join(out)
 
 
@@ -160,3 +164,55 @@ def filter_lengths(
     if max_len is None:
         return list(pairs)
     return [(s, t) for s, t in pairs if len(s) <= max_len and len(t) <= max_len]
+
+
+SPLITS = ("train", "val", "test")
+
+
+def tsv_splits(
+    path: str | Path,
+    *,
+    owner: str,
+    what: str,
+    builtin: str,
+    items: str,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> dict[str, list[tuple[str, str]]]:
+    """The train/val/test pairs of a TSV file (split by a seeded shuffle) or of a directory
+    holding train.tsv, val.tsv and test.tsv.
+
+    Args:
+        owner: the task, for messages; what: the line format ("source<TAB>target");
+        builtin: the built-in data names, for the message when `path` is neither;
+        items: what a pair is called ("pairs", "texts");
+        val_fraction, test_fraction: the held-out shares of a single file (at least one each);
+        seed: the shuffle's seed.
+    Returns:
+        {"train": [...], "val": [...], "test": [...]}, each in file order.
+    """
+    path = Path(path)
+    if path.is_dir():
+        missing = [s for s in SPLITS if not (path / f"{s}.tsv").is_file()]
+        if missing:
+            raise DataError(
+                f"{owner}: {path} is a directory without "
+                f"{', '.join(m + '.tsv' for m in missing)} (expected train.tsv, val.tsv and "
+                f"test.tsv of {what} lines)"
+            )
+        return {s: read_tsv_pairs(path / f"{s}.tsv", what=what) for s in SPLITS}
+    if not path.is_file():
+        raise DataError(
+            f"{owner}: no data {str(path)!r}: expected {builtin}, a TSV file of {what} lines, "
+            "or a directory of train.tsv, val.tsv and test.tsv"
+        )
+    pairs = read_tsv_pairs(path, what=what)
+    if len(pairs) < 3:
+        raise DataError(f"{path}: {len(pairs)} {items} cannot be split into train, val and test")
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    n_val = max(1, round(val_fraction * len(pairs)))
+    n_test = max(1, round(test_fraction * len(pairs)))
+    parts = {"val": order[:n_val], "test": order[n_val : n_val + n_test],
+             "train": order[n_val + n_test :]}  # fmt: skip
+    return {s: [pairs[i] for i in sorted(idx.tolist())] for s, idx in parts.items()}

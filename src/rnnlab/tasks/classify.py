@@ -27,7 +27,7 @@ from torch import nn
 
 from rnnlab.config import setting
 from rnnlab.data.batching import bucketed_epoch, pad_time_major
-from rnnlab.data.parallel import TOKENIZERS, TokenVocab, read_tsv_pairs, tokenize
+from rnnlab.data.parallel import TOKENIZERS, TokenVocab, tokenize, tsv_splits
 from rnnlab.errors import CheckpointError, DataError, InputError
 from rnnlab.models.classifier import CLASSIFIER_CELLS, POOLINGS, Classifier
 from rnnlab.models.recurrent import RecurrentOptions
@@ -39,7 +39,6 @@ from rnnlab.train.config import TrainConfig
 from rnnlab.train.task import RunContext, Task, TaskSpec, format_metrics
 
 BUILTIN = ("sentiment",)
-SPLITS = ("train", "val", "test")
 WHAT = "label<TAB>text"
 
 
@@ -112,30 +111,11 @@ def labelled_splits(cfg: ClassifyConfig) -> dict[str, list[tuple[str, str]]]:
         from rnnlab.data.sentiment import sentiment_splits
 
         return sentiment_splits()
-    path = Path(cfg.data)
-    if path.is_dir():
-        missing = [s for s in SPLITS if not (path / f"{s}.tsv").is_file()]
-        if missing:
-            raise DataError(
-                f"classify: {path} is a directory without "
-                f"{', '.join(m + '.tsv' for m in missing)} (expected train.tsv, val.tsv and "
-                f"test.tsv of {WHAT} lines)"
-            )
-        return {s: read_tsv_pairs(path / f"{s}.tsv", what=WHAT) for s in SPLITS}
-    if not path.is_file():
-        raise DataError(
-            f"classify: no data {cfg.data!r}: expected sentiment, a TSV file of {WHAT} lines, "
-            "or a directory of train.tsv, val.tsv and test.tsv"
-        )
-    pairs = read_tsv_pairs(path, what=WHAT)
-    if len(pairs) < 3:
-        raise DataError(f"{path}: {len(pairs)} texts cannot be split into train, val and test")
-    order = np.random.default_rng(stream_seed(cfg.data_seed, 9, 0)).permutation(len(pairs))
-    n_val = max(1, round(cfg.val_fraction * len(pairs)))
-    n_test = max(1, round(cfg.test_fraction * len(pairs)))
-    parts = {"val": order[:n_val], "test": order[n_val : n_val + n_test],
-             "train": order[n_val + n_test :]}  # fmt: skip
-    return {s: [pairs[i] for i in sorted(idx.tolist())] for s, idx in parts.items()}
+    return tsv_splits(
+        cfg.data, owner="classify", what=WHAT, builtin="sentiment", items="texts",
+        val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+        seed=stream_seed(cfg.data_seed, 9, 0),
+    )  # fmt: skip
 
 
 class ClassifyTask(Task):

@@ -47,8 +47,8 @@ from rnnlab.data.parallel import (
     TOKENIZERS,
     TokenVocab,
     detokenize,
-    read_tsv_pairs,
     tokenize,
+    tsv_splits,
 )
 from rnnlab.errors import CheckpointError, DataError, InputError
 from rnnlab.models.recurrent import RecurrentOptions
@@ -62,7 +62,6 @@ from rnnlab.train.task import RunContext, Task, TaskSpec, format_metrics
 
 BUILTIN = ("dates", "bible-en-es")
 SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
-SPLITS = ("train", "val", "test")
 _DATES_VOCAB_SAMPLE = 20_000  # training pairs whose characters make the dates vocabulary
 
 
@@ -188,32 +187,12 @@ def teacher_forcing_at(cfg: Seq2SeqConfig, step: int) -> float:
 
 
 def _tsv_splits(cfg: Seq2SeqConfig) -> dict[str, list[tuple[str, str]]]:
-    path = Path(cfg.data)
-    if path.is_dir():
-        missing = [s for s in SPLITS if not (path / f"{s}.tsv").is_file()]
-        if missing:
-            raise DataError(
-                f"seq2seq: {path} is a directory without {', '.join(m + '.tsv' for m in missing)}"
-                " (expected train.tsv, val.tsv and test.tsv of source<TAB>target lines)"
-            )
-        return {s: read_tsv_pairs(path / f"{s}.tsv") for s in SPLITS}
-    if not path.is_file():
-        raise DataError(
-            f"seq2seq: no data {cfg.data!r}: expected one of {', '.join(BUILTIN)}, a TSV file of "
-            "source<TAB>target lines, or a directory of train.tsv, val.tsv and test.tsv"
-        )
-    pairs = read_tsv_pairs(path)
-    if len(pairs) < 3:
-        raise DataError(f"{path}: {len(pairs)} pairs cannot be split into train, val and test")
-    order = np.random.default_rng(stream_seed(cfg.data_seed, 9, 0)).permutation(len(pairs))
-    n_val = max(1, round(cfg.val_fraction * len(pairs)))
-    n_test = max(1, round(cfg.test_fraction * len(pairs)))
-    chosen = {
-        "val": order[:n_val],
-        "test": order[n_val : n_val + n_test],
-        "train": order[n_val + n_test :],
-    }
-    return {s: [pairs[i] for i in sorted(idx.tolist())] for s, idx in chosen.items()}
+    return tsv_splits(
+        cfg.data, owner="seq2seq", what="source<TAB>target",
+        builtin=f"one of {', '.join(BUILTIN)}", items="pairs",
+        val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+        seed=stream_seed(cfg.data_seed, 9, 0),
+    )  # fmt: skip
 
 
 def corpus_splits(cfg: Seq2SeqConfig) -> dict[str, list[tuple[str, str]]]:
