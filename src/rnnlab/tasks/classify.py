@@ -26,15 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.config import setting
-from rnnlab.data.batching import bucketed_epoch, pad_time_major
+from rnnlab.data.batching import pad_time_major
 from rnnlab.data.parallel import TOKENIZERS, TokenVocab, tokenize, tsv_splits
 from rnnlab.errors import CheckpointError, DataError, InputError
 from rnnlab.models.classifier import CLASSIFIER_CELLS, POOLINGS, Classifier
 from rnnlab.models.recurrent import RecurrentOptions
 from rnnlab.tasks import scores
+from rnnlab.tasks.batches import EpochOrder, MicroBatches
 from rnnlab.tasks.registry import register
 from rnnlab.tasks.sequence import stream_seed
-from rnnlab.train import distributed as D
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.task import RunContext, Task, TaskSpec, format_metrics
 
@@ -127,18 +127,10 @@ class ClassifyTask(Task):
         self.cfg = cfg
         self.device = context.device
         self.dist = context.dist
-        self.index = 0
-        self._micro = 0
-        self._batch = None
-        self._epoch: tuple[int, list[np.ndarray]] | None = None
         self._splits: dict[str, list[tuple[str, str]]] | None = None
         self._held_out: dict[str, tuple[list[list[int]], list[int]]] = {}
-        if self.dist.world_size * cfg.accumulate > cfg.batch:
-            raise InputError(
-                f"classify: batch {cfg.batch} is too small for {self.dist.world_size} processes "
-                f"x {cfg.accumulate} micro-batches"
-            )
-        self.groups = D.shares(cfg.batch, self.dist.world_size, self.dist.rank, cfg.accumulate)
+        self.batches = MicroBatches("classify", cfg.batch, cfg.accumulate, self.dist,
+                                    self.train_batch)  # fmt: skip
         saved = context.saved
         if saved is not None and "vocab" in saved:
             try:
@@ -157,6 +149,7 @@ class ClassifyTask(Task):
                 (self._tok(t) for _, t in train), min_freq=cfg.min_freq, max_size=cfg.max_vocab
             )
         self.train_data = self._encode(self.splits()["train"]) if context.training else None
+        self._order: EpochOrder | None = None
 
     def splits(self) -> dict[str, list[tuple[str, str]]]:
         if self._splits is None:
@@ -206,17 +199,15 @@ class ClassifyTask(Task):
                 f"{self.cfg.tokens}s; {enc} {self.cfg.layers}x{self.cfg.hidden}, "
                 f"{self.cfg.pooling} pooling, {n:,} parameters")  # fmt: skip
 
-    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        if self._epoch is None or self._epoch[0] != epoch:
-            lengths = [len(s) for s in self.train_data[0]]
-            seed = stream_seed(self.cfg.data_seed, 0, epoch)
-            self._epoch = (epoch, bucketed_epoch(lengths, self.cfg.batch, seed))
-        return self._epoch[1]
+    def _epoch_seed(self, epoch: int) -> int:
+        return stream_seed(self.cfg.data_seed, 0, epoch)
 
     def train_batch(self, index: int) -> tuple[list[list[int]], list[int]]:
-        per_epoch = len(self._epoch_batches(0))
-        rows = self._epoch_batches(index // per_epoch)[index % per_epoch]
         texts, labels = self.train_data
+        if self._order is None:
+            self._order = EpochOrder([len(t) for t in texts], self.cfg.batch,
+                                     self._epoch_seed)  # fmt: skip
+        rows = self._order(index)
         return [texts[i] for i in rows], [labels[i] for i in rows]
 
     def collate(self, texts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,14 +215,7 @@ class ClassifyTask(Task):
         return x.to(self.device), lengths
 
     def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
-        if self._micro == 0:
-            self._batch = self.train_batch(self.index)
-        texts, labels = self._batch
-        rows = self.groups[self._micro]
-        self._micro = (self._micro + 1) % len(self.groups)
-        if self._micro == 0:
-            self.index += 1
-            self._batch = None
+        (texts, labels), rows, _ = self.batches.next()
         x, lengths = self.collate(texts[rows])
         y = torch.tensor(labels[rows], device=self.device)
         loss = F.cross_entropy(model(x, lengths).float(), y, reduction="sum")
@@ -283,14 +267,10 @@ class ClassifyTask(Task):
         return [(self.labels[int(p.argmax())], float(p.max()), p.tolist()) for p in probs]
 
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        return {"index": self.index}, {}
+        return self.batches.state(), {}
 
     def load_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        try:
-            self.index = int(meta["index"])
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError("classify: the checkpoint lacks its data position") from None
-        self._micro, self._batch = 0, None
+        self.batches.load_state(meta)
 
 
 SPEC = register(

@@ -37,12 +37,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 from rnnlab.config import setting
-from rnnlab.data.batching import bucketed_epoch, pad_time_major
+from rnnlab.data.batching import pad_time_major
 from rnnlab.data.parallel import (
     TOKENIZERS,
     TokenVocab,
@@ -54,9 +53,9 @@ from rnnlab.errors import CheckpointError, DataError, InputError
 from rnnlab.models.recurrent import RecurrentOptions
 from rnnlab.models.seq2seq import ATTENTIONS, SEQ2SEQ_CELLS, Seq2Seq, sequence_loss
 from rnnlab.tasks import scores
+from rnnlab.tasks.batches import EpochOrder, MicroBatches
 from rnnlab.tasks.registry import register
 from rnnlab.tasks.sequence import stream_seed
-from rnnlab.train import distributed as D
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.task import RunContext, Task, TaskSpec, format_metrics
 
@@ -214,18 +213,10 @@ class Seq2SeqTask(Task):
         self.dist = context.dist
         self.log = context.log
         self.kind = token_kind(cfg)
-        self.index = 0
-        self._micro = 0
-        self._batch = None
-        self._epoch: tuple[int, list[np.ndarray]] | None = None
         self._splits: dict[str, list[tuple[str, str]]] | None = None
         self._held_out: dict[str, tuple[list[list[int]], list[list[int]], list[str]]] = {}
-        if self.dist.world_size * cfg.accumulate > cfg.batch:
-            raise InputError(
-                f"seq2seq: batch {cfg.batch} is too small for {self.dist.world_size} processes "
-                f"x {cfg.accumulate} micro-batches"
-            )
-        self.groups = D.shares(cfg.batch, self.dist.world_size, self.dist.rank, cfg.accumulate)
+        self.batches = MicroBatches("seq2seq", cfg.batch, cfg.accumulate, self.dist,
+                                    self.train_batch)  # fmt: skip
         saved = context.saved
         if saved is not None and "vocab" in saved:
             try:
@@ -238,6 +229,7 @@ class Seq2SeqTask(Task):
         else:
             self.src_vocab, self.tgt_vocab = self._build_vocabs()
         self.train_pairs: tuple[list[list[int]], list[list[int]]] | None = None
+        self._order: EpochOrder | None = None
         if context.training:
             self.train_pairs = self._encoded_train()
 
@@ -291,12 +283,8 @@ class Seq2SeqTask(Task):
                      f"than {limit} tokens")  # fmt: skip
         return [src[i] for i in keep], [tgt[i] for i in keep]
 
-    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        if self._epoch is None or self._epoch[0] != epoch:
-            lengths = [len(s) for s in self.train_pairs[0]]
-            seed = stream_seed(self.cfg.data_seed, 0, epoch)
-            self._epoch = (epoch, bucketed_epoch(lengths, self.cfg.batch, seed))
-        return self._epoch[1]
+    def _epoch_seed(self, epoch: int) -> int:
+        return stream_seed(self.cfg.data_seed, 0, epoch)
 
     def train_batch(self, index: int) -> tuple[list[list[int]], list[list[int]]]:
         """Global training batch `index`: `batch` (source ids, target ids) pairs."""
@@ -304,8 +292,10 @@ class Seq2SeqTask(Task):
             pairs = self._dates(self.cfg.batch, "train", stream_seed(self.cfg.data_seed, 0, index))
             return self._encode(pairs)
         src, tgt = self.train_pairs
-        per_epoch = len(self._epoch_batches(0))
-        rows = self._epoch_batches(index // per_epoch)[index % per_epoch]
+        if self._order is None:
+            self._order = EpochOrder([len(x) for x in src], self.cfg.batch,
+                                     self._epoch_seed)  # fmt: skip
+        rows = self._order(index)
         return [src[i] for i in rows], [tgt[i] for i in rows]
 
     def held_out(self, split: str) -> tuple[list[list[int]], list[list[int]], list[str]]:
@@ -385,15 +375,8 @@ class Seq2SeqTask(Task):
     # -- loss ---------------------------------------------------------------------------------
 
     def train_loss(self, model: nn.Module) -> tuple[torch.Tensor, int]:
-        if self._micro == 0:
-            self._batch = self.train_batch(self.index)
-        src, tgt = self._batch
-        rows = self.groups[self._micro]
-        ratio = teacher_forcing_at(self.cfg, self.index)
-        self._micro = (self._micro + 1) % len(self.groups)
-        if self._micro == 0:
-            self.index += 1
-            self._batch = None
+        (src, tgt), rows, index = self.batches.next()
+        ratio = teacher_forcing_at(self.cfg, index)
         x, lengths, tin, tout = self.collate(src[rows], tgt[rows])
         logits = model(x, lengths, tin, teacher_forcing=ratio)
         loss, count, _ = sequence_loss(logits, tout, self.tgt_vocab.pad)
@@ -469,14 +452,10 @@ class Seq2SeqTask(Task):
         return [self.text(ids) for ids in self.translate_ids(model, texts, **options)]
 
     def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        return {"index": self.index}, {}
+        return self.batches.state(), {}
 
     def load_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        try:
-            self.index = int(meta["index"])
-        except (KeyError, TypeError, ValueError):
-            raise CheckpointError("seq2seq: the checkpoint lacks its data position") from None
-        self._micro, self._batch = 0, None
+        self.batches.load_state(meta)
 
 
 def _describe_evaluation(result: dict[str, Any]) -> str:
