@@ -9,6 +9,10 @@ import datetime as dt
 import importlib.util
 import json
 import math
+import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -321,3 +325,28 @@ def test_cuda_timing_runs():
         for timing in row.ours:
             assert timing.median_ms > 0
             assert timing.max_abs_diff < 1e-2  # cuDNN may use TF32
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="oneDNN ISA cap is x86")
+def test_bf16_bench_where_torch_lstm_cannot_autocast():
+    """On a CPU without AVX-512 (simulated by capping oneDNN at AVX2), torch.nn.LSTM under bf16
+    autocast fails; the benchmark times it on bf16-cast operands instead and says so."""
+    script = (
+        "import json\n"
+        "from rnnlab.bench import LayerBenchConfig, format_table, run_layer_bench\n"
+        f"config = LayerBenchConfig(cells=('lstm',), dtype='bf16', device='cpu', **{TINY!r})\n"
+        "rows = run_layer_bench(config, progress=False)\n"
+        "print(format_table(rows))\n"
+        "print(json.dumps([[r.baseline.resolved, r.baseline.median_ms,"
+        " [t.max_abs_diff for t in r.ours]] for r in rows]))\n"
+    )
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "torch.nn (cast to bfloat16) ms" in done.stdout  # the table's baseline column
+    assert len(rows) == 2
+    for resolved, median, diffs in rows:
+        assert "cast to bfloat16" in resolved
+        assert median > 0
+        assert all(d < 5e-2 for d in diffs)

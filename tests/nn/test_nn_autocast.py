@@ -1,5 +1,11 @@
 """bf16 autocast runs through both backends (and the cells), close to float32."""
 
+import json
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -77,3 +83,93 @@ def test_autocast_state_and_output_feed_back_in(backend, kind):
         half = tuple(s.half() for s in as_tuple(state))
         module(x, half if kind == "LSTM" else half[0])
     assert torch.isfinite(y2.float()).all() and torch.isfinite(z.float()).all()
+
+
+# --- CPUs whose oneDNN has no bf16 LSTM primitive (no AVX-512: AVX2-only such as AMD Zen 3) ---
+
+_AVX2_ONLY_SCRIPT = r"""
+import json, torch
+import rnnlab.nn as rnn
+torch.manual_seed(0)
+x = torch.randn(6, 3, 4)
+out = {}
+try:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.nn.LSTM(4, 8)(x)
+    out["torch_nn"] = "ok"
+except RuntimeError as error:
+    out["torch_nn"] = str(error)[:80]
+for kind in ("LSTM", "GRU", "RNN"):
+    module = getattr(rnn, kind)(4, 8, num_layers=2, bidirectional=True)
+    ref, _ = module(x)
+    ref_lengths, _ = module(x, lengths=[6, 2, 5])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, state = module(x)
+        y_lengths, _ = module(x, lengths=[6, 2, 5])
+    (y.float().sum() + y_lengths.float().sum()).backward()
+    out[kind] = {
+        "dtype": str(y.dtype),
+        "err": max(
+            float((y.float() - ref).abs().max()),
+            float((y_lengths.float() - ref_lengths).abs().max()),
+        ),
+        "grads_finite": all(bool(torch.isfinite(p.grad).all()) for p in module.parameters()),
+    }
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="oneDNN ISA cap is x86")
+def test_bf16_autocast_where_onednn_has_no_bf16_lstm():
+    """ONEDNN_MAX_CPU_ISA=AVX2 makes any x86 CPU look like one without AVX-512: torch.nn.LSTM
+    under bf16 autocast fails there; rnnlab's layers still compute in bf16."""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    done = subprocess.run(
+        [sys.executable, "-c", _AVX2_ONLY_SCRIPT], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for kind in ("LSTM", "GRU", "RNN"):
+        if kind != "GRU":  # (the GRU's dtype under CPU autocast is torch's choice)
+            assert result[kind]["dtype"] == "torch.bfloat16", result
+        assert result[kind]["err"] < 5e-2, result
+        assert result[kind]["grads_finite"], result
+
+
+def test_fused_op_falls_back_when_onednn_refuses_bf16(monkeypatch):
+    """The fallback itself, simulated on any CPU: the op refuses under autocast, the backend
+    computes on bf16 operands with autocast off, and keeps doing so."""
+    import rnnlab.backends.torch_fused as fused
+
+    real = fused._OPS["lstm"]
+    calls = []
+
+    def refusing(*args):
+        calls.append((torch.is_autocast_enabled("cpu"), args[0].dtype))
+        if torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("could not create a primitive descriptor for the LSTM forward")
+        return real(*args)
+
+    monkeypatch.setitem(fused._OPS, "lstm", refusing)
+    monkeypatch.setattr(fused, "_AUTOCAST_PRIMITIVE_FAILS", False)
+    torch.manual_seed(2)
+    module = rnn.LSTM(4, 8)
+    x = torch.randn(5, 2, 4)
+    ref, _ = module(x)
+    for _ in range(2):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y, (h, c) = module(x)
+        assert y.dtype == h.dtype == c.dtype == torch.bfloat16
+        torch.testing.assert_close(y.float(), ref, **LOOSE)
+    # refused once, then straight to the cast route
+    fp32, bf16 = torch.float32, torch.bfloat16
+    assert calls == [(False, fp32), (True, fp32), (False, bf16), (False, bf16)]
+
+    def broken(*args):
+        raise RuntimeError("some other failure")
+
+    monkeypatch.setitem(fused._OPS, "lstm", broken)
+    monkeypatch.setattr(fused, "_AUTOCAST_PRIMITIVE_FAILS", False)
+    with pytest.raises(RuntimeError, match="some other failure"):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            module(x)

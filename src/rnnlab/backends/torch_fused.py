@@ -22,6 +22,13 @@ falls back to its own (ATen) implementation.  The backend switches oneDNN off fo
 call so torch takes the ATen implementation directly, without the warning.  The switch is
 process-wide for the duration of the call (a concurrent thread's call may then skip oneDNN
 too, which changes speed, not results).
+
+bf16 autocast on CPUs without native bf16.  Under CPU autocast torch sends the LSTM to
+oneDNN's bf16 primitive, which oneDNN cannot build on a CPU without AVX-512 (AVX2 only, such
+as AMD Zen 3): torch.nn.LSTM itself fails there with "could not create a primitive descriptor
+for the LSTM forward propagation primitive".  When that happens the backend runs the same
+call on operands cast to the autocast dtype with autocast off (what autocast would have
+computed, by torch's non-oneDNN kernels) and remembers to do so for the rest of the process.
 """
 
 from __future__ import annotations
@@ -165,27 +172,44 @@ def _call(
         if batch_sizes is None
         else (x, batch_sizes, state, flat, *options)
     )
-    if spec.proj_size and x.device.type == "cpu":
+    cpu = x.device.type == "cpu"
+    if spec.proj_size and cpu:
         with onednn_off():
-            result = _eager(op, *args)
+            result = op(*args)
+    elif cpu and torch.is_autocast_enabled("cpu"):
+        result = _call_cpu_autocast(op, args)
     else:
-        result = _eager(op, *args)
+        result = op(*args)
     if spec.mode == "lstm":
         return result[0], (result[1], result[2])
     return result[0], result[1]
 
 
-@torch.compiler.disable
-def _eager(op, *args):
-    """Call the fused op outside any torch.compile graph.
+_AUTOCAST_PRIMITIVE_FAILS = False  # set once oneDNN has refused a bf16 primitive on this CPU
 
-    Under torch.compile, torch's decomposition of the CPU LSTM into oneDNN layer ops rejects
-    this call (`expected Tensor() for op: torch.ops.aten.mkldnn_rnn_layer`); torch.nn's own
-    recurrent modules are not traced either (dynamo's `allow_rnn` is off by default, so they
-    run eagerly at a graph break). The fused op runs eagerly here the same way; the rest of
-    the layer (masks, packing, layer plumbing) compiles.
-    """
-    return op(*args)
+
+def _call_cpu_autocast(op, args: tuple) -> tuple:
+    """``op(*args)`` under CPU autocast; where oneDNN has no bf16 primitive for it (CPUs
+    without AVX-512), the same computation on operands cast to the autocast dtype."""
+    global _AUTOCAST_PRIMITIVE_FAILS
+    if not _AUTOCAST_PRIMITIVE_FAILS:
+        try:
+            return op(*args)
+        except RuntimeError as error:
+            if "could not create a primitive" not in str(error):
+                raise
+            _AUTOCAST_PRIMITIVE_FAILS = True
+    dtype = torch.get_autocast_dtype("cpu")
+
+    def cast(value):
+        if isinstance(value, Tensor) and value.is_floating_point():
+            return value.to(dtype)
+        if isinstance(value, (list, tuple)):
+            return type(value)(cast(v) for v in value)
+        return value
+
+    with torch.autocast("cpu", enabled=False):
+        return op(*cast(args))
 
 
 def _rows(state: State, rows: slice) -> State:
@@ -229,6 +253,52 @@ def _run(
     return x, torch.cat(finals)
 
 
+def _eager(
+    spec: RecurrentSpec,
+    weights: list[LayerWeights],
+    x: Tensor,
+    state: State,
+    batch_sizes: Tensor | None,
+    lengths: Tensor | None,
+    masks: Masks,
+) -> tuple[Tensor, State]:
+    """`TorchFusedBackend.forward`'s work, run eagerly: outside any torch.compile graph.
+
+    Under torch.compile, torch's decomposition of the CPU LSTM into oneDNN layer ops rejects
+    the fused op (`expected Tensor() for op: torch.ops.aten.mkldnn_rnn_layer`); torch.nn's own
+    recurrent modules are not traced either (dynamo's `allow_rnn` is off by default, so they
+    run eagerly). What the backend does around the op (DropConnect, locked dropout, packing
+    for ``lengths``) runs eagerly with it, so a compiled layer breaks its graph once per
+    call however many fused calls (one per layer with locked dropout) it makes; the layer's
+    own work before and after (checks, state, masks, output layout) compiles.
+    """
+    flat = _fused_weights(weights, masks)
+    if lengths is None:
+        return _run(spec, flat, x, batch_sizes, state, masks)
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    order, undo = packed.sorted_indices, packed.unsorted_indices
+    if masks.between_layers is not None:
+        between = tuple(m.index_select(0, order) for m in masks.between_layers)
+        masks = dataclasses.replace(masks, between_layers=between)
+    y, state = _run(spec, flat, packed.data, packed.batch_sizes, permute_state(state, order), masks)
+    y, _ = pad_packed_sequence(
+        PackedSequence(y, packed.batch_sizes, order, undo), total_length=x.shape[0]
+    )  # (T, B, D·P)
+    return y, permute_state(state, undo)
+
+
+# `_eager` kept out of torch.compile graphs. torch.compiler.disable imports torch._dynamo
+# (1.5 s) when applied; torch's lazy form (`torch._disable_dynamo`) imports it at its first
+# call. Called only while compiling, neither costs a program that never compiles (the CLI).
+_disabled_eager = getattr(torch, "_disable_dynamo", torch.compiler.disable)(_eager)
+
+
+def _eager_call(*args):
+    if torch.compiler.is_compiling():
+        return _disabled_eager(*args)  # a graph break; runs `_eager` eagerly
+    return _eager(*args)
+
+
 class TorchFusedBackend:
     """torch.lstm / torch.gru / torch.rnn_tanh / torch.rnn_relu, padded and packed."""
 
@@ -253,19 +323,8 @@ class TorchFusedBackend:
         lengths: Tensor | None = None,
         masks: Masks,
     ) -> tuple[Tensor, State]:
-        """Run the stack; arguments and results as `rnnlab.backends.contract.Backend.forward`."""
-        flat = _fused_weights(weights, masks)
-        if lengths is None:
-            return _run(spec, flat, x, batch_sizes, state, masks)
-        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        order, undo = packed.sorted_indices, packed.unsorted_indices
-        if masks.between_layers is not None:
-            between = tuple(m.index_select(0, order) for m in masks.between_layers)
-            masks = dataclasses.replace(masks, between_layers=between)
-        y, state = _run(
-            spec, flat, packed.data, packed.batch_sizes, permute_state(state, order), masks
-        )
-        y, _ = pad_packed_sequence(
-            PackedSequence(y, packed.batch_sizes, order, undo), total_length=x.shape[0]
-        )  # (T, B, D·P)
-        return y, permute_state(state, undo)
+        """Run the stack; arguments and results as `rnnlab.backends.contract.Backend.forward`.
+
+        Under torch.compile the whole call runs eagerly, at one graph break (`_eager`).
+        """
+        return _eager_call(spec, weights, x, state, batch_sizes, lengths, masks)

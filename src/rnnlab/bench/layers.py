@@ -291,16 +291,39 @@ class _Runner:
         self.name = name
         self.module = module
         self.resolved = resolved
+        self.cast: torch.dtype | None = None  # see `cast_operands`
+
+    def cast_operands(self, dtype: torch.dtype) -> None:
+        """Run from now on with weights, input and state cast to ``dtype``, autocast off.
+
+        For torch.nn.LSTM under CPU bf16 autocast on a CPU without AVX-512, where torch's
+        oneDNN path fails ("could not create a primitive descriptor"): the same computation
+        by the route a user would take there.
+        """
+        self.cast = dtype
+        self.resolved = f"{self.resolved} (cast to {str(dtype).removeprefix('torch.')})"
+
+    def __call__(self, x: torch.Tensor, hx: Any) -> tuple[torch.Tensor, Any]:
+        if self.cast is None:
+            return self.module(x, hx)
+        dtype = self.cast
+
+        def cast(t: Any) -> Any:
+            return tuple(cast(v) for v in t) if isinstance(t, tuple) else t.to(dtype)
+
+        params = {k: v.to(dtype) for k, v in self.module.named_parameters()}
+        with torch.autocast(x.device.type, enabled=False):
+            return torch.func.functional_call(self.module, params, (cast(x), cast(hx)))
 
     def forward(self, x: torch.Tensor, hx: Any, amp: contextlib.AbstractContextManager) -> None:
         """Inference: one forward call without autograd."""
         with torch.no_grad(), amp:
-            self.module(x, hx)
+            self(x, hx)
 
     def train(self, x: torch.Tensor, hx: Any, amp: contextlib.AbstractContextManager) -> None:
         """One forward + backward of output.sum() + final-state sums."""
         with amp:
-            loss = sum(t.float().sum() for t in _flatten(self.module(x, hx)))
+            loss = sum(t.float().sum() for t in _flatten(self(x, hx)))
         loss.backward()
 
     def clear(self, x: torch.Tensor) -> None:
@@ -336,10 +359,25 @@ def _inputs(case: Case, config: LayerBenchConfig, device: torch.device) -> tuple
     return x.requires_grad_(case.mode == "train"), hx
 
 
-def _max_abs_diff(runners: list[_Runner], x: torch.Tensor, hx: Any, amp) -> list[float]:
-    """Per runner, the largest |output − baseline output| of one inference call."""
-    with torch.no_grad(), amp:
-        outputs = [_flatten(r.module(x, hx)) for r in runners]
+def _max_abs_diff(
+    runners: list[_Runner], x: torch.Tensor, hx: Any, dtype: torch.dtype
+) -> list[float]:
+    """Per runner, the largest |output − baseline output| of one inference call.
+
+    A runner that torch's oneDNN cannot run under CPU autocast (see `_Runner.cast_operands`)
+    is switched to cast operands here, before any timing.
+    """
+    outputs = []
+    for runner in runners:
+        with torch.no_grad():
+            try:
+                with autocast(x.device, dtype):
+                    outputs.append(_flatten(runner(x, hx)))
+            except RuntimeError as error:
+                if "could not create a primitive" not in str(error) or dtype == torch.float32:
+                    raise
+                runner.cast_operands(dtype)
+                outputs.append(_flatten(runner(x, hx)))
     return [
         max(
             float((a.float() - b.float()).abs().max()) for a, b in zip(out, outputs[0], strict=True)
@@ -364,7 +402,7 @@ def bench_case(
     """
     runners = _runners(case, config, device)
     x, hx = _inputs(case, config, device)
-    diffs = _max_abs_diff(runners, x, hx, autocast(device, dtype))
+    diffs = _max_abs_diff(runners, x, hx, dtype)
     timer = _timer(device)
     times: list[list[float]] = [[] for _ in runners]
     for round_index in range(config.warmup + config.repeats):
@@ -481,13 +519,14 @@ def _columns(rows: list[LayerResult]) -> tuple[list[str], list[list[str]]]:
         raise InputError("bench layers: no results to tabulate")
     names = [t.name for t in rows[0].ours]
     labels = [_label(name, rows) for name in names]
+    base = "|".join(sorted({row.baseline.resolved for row in rows}))  # e.g. cast to bf16
     header = [
         "cell",
         "H",
         "B",
         "T",
         "mode",
-        f"{BASELINE} ms",
+        f"{base} ms",
         *(f"{label} ms" for label in labels),
         *(f"{name} ratio" for name in names),
     ]
