@@ -24,6 +24,7 @@ CASES = [
     ("LSTM", {"weight_drop": 0.3, "num_layers": 2, "dropout": 0.2, "locked_dropout": True},
      "packed"),
     ("RNN", {"batch_first": True}, "plain"),
+    ("LSTM", {"proj_size": 3, "num_layers": 2}, "lengths"),
 ]  # fmt: skip
 
 
@@ -77,4 +78,24 @@ def test_compiled_cells_equal_eager(name):
     cell = getattr(rnn, name)(6, 8)
     x = torch.randn(3, 6)
     for a, b in zip(_flat(torch.compile(cell)(x)), _flat(cell(x)), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["MinGRU", "MinLSTM"])
+def test_compiled_min_cells_equal_eager(name):
+    torch._dynamo.reset()
+    torch.manual_seed(3)
+    layer = getattr(rnn, name)(6, 8, num_layers=2).eval()
+    x, h0 = torch.randn(5, 3, 6), torch.randn(2, 3, 8)
+    for a, b in zip(_flat(torch.compile(layer)(x, h0)), _flat(layer(x, h0)), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_loop_on_packed_input_equals_eager():
+    """The loop backend pads packed input and packs its output back by index ops, compiled."""
+    torch._dynamo.reset()
+    torch.manual_seed(4)
+    layer = rnn.GRU(6, 8, zoneout=0.1).eval()
+    packed = pack_padded_sequence(torch.randn(3, 3, 6), [2, 3, 1], enforce_sorted=False)
+    for a, b in zip(_flat(torch.compile(layer)(packed)), _flat(layer(packed)), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -5,7 +5,8 @@ layer_norm) is one GEMM over all timesteps; each step then does only the recurre
 the pointwise cell, unrolled by `rnnlab.functional.unroll` (which also handles ``lengths``
 and the reverse direction).  Zoneout masks are drawn per step while training; DropConnect and
 locked-dropout masks come from the caller (`Masks`).  Under autocast the recurrence runs in
-the dtype of the hoisted input projection.
+the dtype of the hoisted input projection.  Packed input is padded, and the output packed
+back, by index ops (`_packed_positions`), so that torch.compile traces a packed call whole.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.backends.contract import LayerWeights, Masks, RecurrentSpec, State
 from rnnlab.functional.cells import gate_projection, gru_pointwise, lstm_pointwise, rnn_pointwise
@@ -69,6 +69,23 @@ def _make_step(spec: RecurrentSpec, w: LayerWeights, w_hh: Tensor, training: boo
     return step
 
 
+def _packed_positions(
+    batch_sizes: Tensor, rows: int, *, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Time step and sequence of each row of packed data: (N,) and (N,).
+
+    Row n of the data belongs to the step t whose rows ``[start_t, start_t + batch_sizes[t])``
+    hold it, and is sequence ``n − start_t`` there (packed data lists each step's sequences
+    in order). Computed with tensor ops only, so a compiled layer does not read the sizes
+    out (unlike `torch.nn.utils.rnn.pad_packed_sequence`, which dynamo does not trace).
+    """
+    ends = torch.cumsum(batch_sizes, 0)  # (T,)
+    n = torch.arange(rows)  # (N,)
+    steps = torch.searchsorted(ends, n, right=True)  # (N,)
+    seq = n - (ends - batch_sizes)[steps]  # (N,)
+    return steps.to(device), seq.to(device)
+
+
 class LoopBackend:
     """Every variant, one timestep at a time."""
 
@@ -91,9 +108,13 @@ class LoopBackend:
     ) -> tuple[Tensor, State]:
         """Run the stack; arguments and results as `rnnlab.backends.contract.Backend.forward`."""
         if batch_sizes is not None:
-            padded, lengths = pad_packed_sequence(PackedSequence(x, batch_sizes))  # (T, B, I)
+            batch = (state[0] if isinstance(state, tuple) else state).shape[1]
+            steps, seq = _packed_positions(batch_sizes, x.shape[0], device=x.device)
+            padded = x.new_zeros(len(batch_sizes), batch, x.shape[1])
+            padded = padded.index_put((steps, seq), x)  # (T, B, I), zero past each length
+            lengths = (torch.arange(batch) < batch_sizes[:, None]).sum(0)  # (B,)
             y, state = self.forward(spec, weights, padded, state, lengths=lengths, masks=masks)
-            return pack_padded_sequence(y, lengths).data, state
+            return y[steps, seq], state  # (N, D·P)
         lstm = spec.mode == "lstm"
         h0, c0 = state if lstm else (state, None)
         dirs = spec.num_directions

@@ -27,6 +27,7 @@ from rnnlab.nn.regularize import parse_zoneout
 from rnnlab.nn.validate import (
     check_bool,
     check_choice,
+    check_flag,
     check_int,
     check_like_parameters,
     check_tensor,
@@ -58,7 +59,7 @@ class CellBase(nn.Module):
         self._mode = mode
         self.input_size = check_int(owner, "input_size", input_size, minimum=1)
         self.hidden_size = check_int(owner, "hidden_size", hidden_size, minimum=1)
-        self.bias = check_bool(owner, "bias", bias)
+        self.bias = check_flag(owner, "bias", bias)
         self.layer_norm = check_bool(owner, "layer_norm", layer_norm)
         self.zoneout = parse_zoneout(owner, zoneout, has_cell=mode == "lstm")
         check_init(owner, mode, init, bias=self.bias, t_max=t_max, forget_bias=forget_bias)
@@ -123,7 +124,7 @@ class CellBase(nn.Module):
         if not self.bias:
             parts.append("bias=False")
         if self._mode == "rnn_relu":
-            parts.append("nonlinearity='relu'")
+            parts.append("nonlinearity=relu")  # as torch.nn.RNNCell shows it
         if self.layer_norm:
             parts.append("layer_norm=True")
         if any(self.zoneout):

@@ -195,6 +195,8 @@ class RecurrentBase(nn.Module):
         Only on CUDA with cuDNN; a no-op elsewhere (CPU ops take the weights as they are).
         """
         weights = self._flat_weights
+        if not all(isinstance(w, Tensor) for w in weights):
+            return  # a weight deleted (to be assigned again), as torch.nn skips it
         first = weights[0]
         if not (first.is_cuda and torch.backends.cudnn.is_acceptable(first)):
             return
@@ -218,9 +220,10 @@ class RecurrentBase(nn.Module):
             )
 
     @property
-    def _flat_weights(self) -> list[Tensor]:
-        """The torch-named parameters in torch.nn's order (torch.nn keeps the same list)."""
-        return [getattr(self, name) for name in self._flat_weights_names]
+    def _flat_weights(self) -> list[Tensor | None]:
+        """The torch-named parameters in torch.nn's order (torch.nn keeps the same list), None
+        for one deleted (as torch.nn's list holds; assigning it again restores it)."""
+        return [getattr(self, name, None) for name in self._flat_weights_names]
 
     def _apply(self, fn, recurse=True):
         result = super()._apply(fn, recurse)
@@ -291,8 +294,6 @@ class RecurrentBase(nn.Module):
             parts.append(f"proj_size={self.proj_size}")
         if self.num_layers != 1:
             parts.append(f"num_layers={self.num_layers}")
-        if self.mode == "RNN_RELU":
-            parts.append("nonlinearity='relu'")
         if not self.bias:
             parts.append("bias=False")
         if self.batch_first:
@@ -301,6 +302,10 @@ class RecurrentBase(nn.Module):
             parts.append(f"dropout={self.dropout}")
         if self.bidirectional:
             parts.append("bidirectional=True")
+        # torch.nn's fields above, in its order; rnnlab's below (torch.nn.RNN shows no
+        # nonlinearity)
+        if self.mode == "RNN_RELU":
+            parts.append("nonlinearity='relu'")
         if self.layer_norm:
             parts.append("layer_norm=True")
         if any(self.zoneout):
@@ -386,7 +391,10 @@ class RecurrentBase(nn.Module):
                 )
             x = check_tensor(owner, "packed data", input.data, ("N", self.input_size))
             batch_sizes, order, batched = input.batch_sizes, input.sorted_indices, True
-            steps, batch = len(batch_sizes), int(batch_sizes[0])
+            steps = len(batch_sizes)
+            # B from the permutation's length where there is one: reading batch_sizes[0] out
+            # of the tensor would break a torch.compile graph
+            batch = int(batch_sizes[0]) if order is None else len(order)
         else:
             x, batched = self._time_major(owner, input)
             batch_sizes, order = None, None

@@ -42,6 +42,19 @@ def check_bool(owner: str, name: str, value: object) -> bool:
     return value
 
 
+def check_flag(owner: str, name: str, value: object) -> bool:
+    """A flag that torch.nn takes as any int and computes with (a cell's ``bias``).
+
+    A bool, or an int read as one (``bias=0`` is no bias, as in torch.nn); anything else (a
+    string such as ``"relu"`` passed where ``bias`` stands, a float) is an InputError.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return bool(value)
+    raise InputError(f"{owner}: expected {name} to be a bool, got {value!r}")
+
+
 def check_choice(owner: str, name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise InputError(f"{owner}: expected {name} in {tuple(choices)}, got {value!r}")
@@ -119,6 +132,14 @@ def check_lengths(owner: str, lengths: object, batch: int, steps: int) -> Tensor
         )
     if batch == 0:
         return values  # an empty batch: no length to check
+    if torch.compiler.is_compiling():
+        # the same check inside the graph: reading the values out would break it (the error
+        # is then torch's RuntimeError, with this message, when the compiled code runs)
+        in_range = ((values >= 1) & (values <= steps)).all()
+        torch._assert_async(
+            in_range, f"{owner}: expected every length in [1, {steps}] (1 ≤ length ≤ T)"
+        )
+        return values
     low, high = int(values.min()), int(values.max())
     if low < 1 or high > steps:
         bad = low if low < 1 else high
