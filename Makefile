@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+# pytest workers (pytest-xdist): one per core, at most 4; each test file stays on one worker
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint browser clean
 
 venv: $(STAMP)
 
@@ -26,8 +29,20 @@ demo: venv
 	$(BIN)/rnnlab sample runs/demo --prime "HAMLET." --length 600 --temperature 0.8 --seed 1
 	$(BIN)/rnnlab eval runs/demo
 
-test: venv lint
-	$(BIN)/python -m pytest -q
+test: venv lint browser
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+
+# The browser test of `rnnlab viz cells`'s page drives Debian's Chromium through playwright (a
+# dev dependency that never downloads a browser). As root with apt-get, install Chromium if it
+# is missing; anything else only says so, and those tests are skipped.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				chromium chromium-driver >/dev/null) \
+			|| echo "could not install chromium: the browser tests of the cells page are skipped"; \
+		else echo "no $(CHROMIUM): the browser tests of the cells page are skipped" \
+			"(apt-get install chromium)"; fi; fi
 
 bench: venv
 	$(BIN)/python -m rnnlab bench layers

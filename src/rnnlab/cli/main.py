@@ -12,7 +12,17 @@ import threading
 from rnnlab.errors import InputError
 
 # modules under rnnlab.cli, each defining `add_parser(subparsers)`, which sets `run`
-SUBCOMMANDS = ("train", "sample", "eval", "translate", "classify", "tasks", "bench")
+SUBCOMMANDS = (
+    "train",
+    "sample",
+    "eval",
+    "translate",
+    "classify",
+    "tasks",
+    "bench",
+    "viz",
+    "gradflow",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rnnlab",
-        description="Recurrent sequence models: train, sample, evaluate, translate, classify and "
-        "benchmark.",
+        description="Recurrent sequence models: train, sample, evaluate, translate, classify, "
+        "benchmark, and look inside (gradient flow, interpretable cells).",
     )
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
