@@ -110,9 +110,9 @@ def test_drop_and_replace():
 
 def test_replace_needs_known_replacement():
     vocab = CharVocab.from_text("ab")
-    with pytest.raises(DataError, match="replacement"):
+    with pytest.raises(DataError, match=r"--replace-with CHAR.*got none"):
         vocab.encode("abc", unknown="replace")
-    with pytest.raises(DataError, match="'\\?'"):
+    with pytest.raises(DataError, match="got '\\?', not in it"):
         vocab.encode("abc", unknown="replace", replacement="?")
     with pytest.raises(DataError, match="one of"):
         vocab.encode("abc", unknown="ignore")

@@ -152,9 +152,10 @@ class CharVocab:
         fill = None
         if unknown == "replace":
             if replacement is None or replacement not in self:
+                what = "none" if replacement is None else f"{replacement!r}, not in it"
                 raise DataError(
-                    "CharVocab.encode: unknown='replace' needs replacement= one character of the "
-                    f"vocabulary, got {replacement!r}"
+                    "replacing unknown characters needs a replacement: one character of the "
+                    f"model's vocabulary (--replace-with CHAR; replacement= in Python), got {what}"
                 )
             fill = self._index[replacement]
         if not isinstance(text, str):
