@@ -187,27 +187,3 @@ def test_help_explains_the_command(capsys):
     out = capsys.readouterr().out
     for word in ("cells.html", "search.csv", "saturation.png", "--regex", "--max-chars", "VIEW"):
         assert word in out
-
-
-def test_read_text_reads_no_more_than_it_keeps(tmp_path, monkeypatch):
-    """A text longer than --max-chars is read in one bounded read, not loaded whole."""
-    from rnnlab.cli import viz
-
-    path = tmp_path / "big.txt"
-    path.write_text("\ufeff" + "ab\r\n" * 50_000, encoding="utf-8")  # BOM and CRLF as corpora
-    sizes = []
-    real_open = type(path).open
-
-    def spying_open(self, *args, **kwargs):
-        handle = real_open(self, *args, **kwargs)
-        read = handle.read
-        handle_read = lambda n=-1: sizes.append(n) or read(n)  # noqa: E731
-        return type("Spy", (), {"read": staticmethod(handle_read), "__enter__": lambda s: s,
-                                "__exit__": lambda s, *e: handle.close()})()  # fmt: skip
-
-    monkeypatch.setattr(type(path), "open", spying_open)
-    text, cut = viz.read_text(str(path), 1_000)
-    assert cut and len(text) == 1_000 and text.startswith("ab\nab\n")
-    assert sizes == [1_001]
-    text, cut = viz.read_text(str(path), 10**6)
-    assert not cut and len(text) == 150_000

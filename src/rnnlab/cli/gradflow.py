@@ -293,20 +293,13 @@ def _run_clip(given: dict, out_dir: str) -> int:
 
 
 def _run_model(target: str, given: dict, out_dir: str) -> int:
-    from rnnlab.data.textfiles import read_text_file
+    from rnnlab.cli.options import read_text_arg
     from rnnlab.diagnostics.gradflow_checkpoint import checkpoint_gradflow
     from rnnlab.diagnostics.gradflow_output import GRADFLOW_COLUMNS, plot_gradflow, write_csv
-    from rnnlab.errors import InputError
 
     options = dict(given)
     if "text" in options:
-        file = Path(options["text"])
-        if not file.is_file():
-            what = "is a directory; give one text file" if file.is_dir() else "no such file"
-            raise InputError(f"gradflow: --text {file}: {what}")
-        options["text"] = read_text_file(file)
-        if not options["text"]:
-            raise InputError(f"gradflow: --text {file} is empty; give a text to run the model on")
+        options["text"], _ = read_text_arg("gradflow", options["text"])
     if "replace_with" in options:
         options["replacement"] = options.pop("replace_with")
     flow = checkpoint_gradflow(target, **options, progress=True)

@@ -116,3 +116,33 @@ def add_unknown_flags(parser, help: str, default: str | None = "error") -> None:
     parser.add_argument(
         "--replace-with", metavar="CHAR", default=None, help="replacement for --unknown replace"
     )
+
+
+def read_text_arg(command: str, path: str | Path, limit: int | None = None) -> tuple[str, bool]:
+    """The UTF-8 text of a ``--text FILE`` option: (the text, whether it was cut at ``limit``).
+
+    With ``limit``, no more than the first ``limit`` characters are read (`read_text_head`).
+    InputError naming ``command`` if the file is missing, a directory, unreadable, not UTF-8
+    or empty.
+    """
+    from rnnlab.data.textfiles import decode_utf8, read_text_head
+    from rnnlab.errors import DataError
+
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory; give one text file" if file.is_dir() else "no such file"
+        raise InputError(f"{command}: --text {path}: {what}")
+    try:
+        if limit is None:
+            text, cut = decode_utf8(file.read_bytes(), str(file)), False
+        else:
+            text, cut = read_text_head(file, limit)
+    except OSError as err:
+        raise InputError(
+            f"{command}: --text {path} cannot be read ({err.strerror or err})"
+        ) from None
+    except DataError as err:
+        raise InputError(f"{command}: --text {path} is not UTF-8 text ({err})") from None
+    if not text:
+        raise InputError(f"{command}: --text {path} is empty; give a text to run the model over")
+    return text, cut

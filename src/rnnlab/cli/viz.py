@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cli.options import add_unknown_flags
+from rnnlab.cli.options import add_unknown_flags, read_text_arg
 
 CELLS_HELP = (
     "Record a character LM's hidden state, cell state and gates over a text and write "
@@ -104,30 +104,6 @@ def _positive(name: str, value: int) -> None:
         raise InputError(f"viz cells: expected {name} >= 1, got {value}")
 
 
-def read_text(path: str, limit: int | None = None) -> tuple[str, bool]:
-    """(the first ``limit`` characters of the UTF-8 text at ``path``, whether it is longer).
-
-    Reads no more than it keeps (a text of any size costs ``limit`` characters of memory);
-    InputError if the file is missing, not UTF-8 or empty.
-    """
-    from rnnlab.errors import InputError
-
-    file = Path(path)
-    if not file.is_file():
-        what = "is a directory; give one text file" if file.is_dir() else "no such file"
-        raise InputError(f"viz cells: --text {path}: {what}")
-    try:
-        with file.open(encoding="utf-8-sig") as handle:  # newlines as the corpora read them
-            text = handle.read(-1 if limit is None else limit + 1)
-    except UnicodeDecodeError as err:
-        raise InputError(f"viz cells: --text {path} is not UTF-8 text ({err})") from None
-    if not text:
-        raise InputError(f"viz cells: --text {path} is empty; give a text to run the model over")
-    if limit is not None and len(text) > limit:
-        return text[:limit], True
-    return text, False
-
-
 def check_charlm(path: str) -> None:
     """InputError unless `path` holds a character LM (the only model with a text to show)."""
     from rnnlab.errors import InputError
@@ -173,7 +149,7 @@ def run_cells(args: argparse.Namespace) -> int:
     for name in ("max_chars", "page_chars", "top", "chunk"):
         _positive("--" + name.replace("_", "-"), getattr(args, name))
     regexes = [parse_regex(spec) for spec in args.regex]
-    text, cut = read_text(args.text, args.max_chars)
+    text, cut = read_text_arg("viz cells", args.text, args.max_chars)
     check_charlm(args.ckpt)
     model, vocab, _, _ = load_charlm(args.ckpt, args.device)
     recorder = CellRecorder(model)

@@ -76,6 +76,37 @@ def read_text_file(path: Path, name: str | None = None) -> str:
     return decode_utf8(data, name or str(path))
 
 
+def _whole_utf8(data: bytes) -> int:
+    """Length of the longest prefix of ``data`` that does not end inside a UTF-8 sequence."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # ASCII or a lead byte (not a continuation byte)
+            need = (
+                1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+            )
+            return len(data) if need <= back else len(data) - back
+    return len(data)  # no lead byte in reach: the decoder reports it
+
+
+def read_text_head(path: Path, limit: int, name: str | None = None) -> tuple[str, bool]:
+    """The first ``limit`` characters of a UTF-8 text file, and whether the file holds more.
+
+    Decoded and normalised as `decode_utf8`, from at most 4·(limit + 1) + 3 bytes (a UTF-8
+    character takes at most 4), so a file of any size costs about ``limit`` characters.
+
+    Raises:
+        OSError: if the file cannot be read.
+        DataError: if what was read is not UTF-8 text.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(4 * (limit + 1) + len(_BOM))
+        more = bool(handle.read(1))
+    if more:  # the read may have stopped inside a character: decode whole ones only
+        data = data[: _whole_utf8(data)]
+    text = decode_utf8(data, name or str(path))
+    return text[:limit], len(text) > limit
+
+
 def list_text_files(root: Path) -> list[Path]:
     """Regular files under `root`, recursively, sorted by relative path; hidden ones skipped.
 
