@@ -1,5 +1,7 @@
 """`hidden = "auto"`: the width rule, its measurement, and that the choice is recorded."""
 
+import types
+
 import pytest
 import torch
 
@@ -71,6 +73,31 @@ def test_step_seconds_measures_without_touching_the_rng():
     before = torch.get_rng_state()
     t = S.step_seconds(c, V, 32, batch=2, device=torch.device("cpu"), dtype=torch.float32)
     assert t > 0 and torch.equal(before, torch.get_rng_state())
+
+
+def test_step_seconds_times_short_steps_until_min_seconds(monkeypatch):
+    """A probe is timed for at least `min_seconds` (short steps are noisy), at least `repeats`
+    steps, never more than MAX_REPEATS; the median of what was timed is returned."""
+    clock = iter(k / 64 for k in range(10**6))  # each call 1/64 s later (exact in binary)
+    monkeypatch.setattr(S, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    steps = []
+
+    class CountingAdam(torch.optim.Adam):
+        def step(self, *a, **k):
+            steps.append(1)
+            return super().step(*a, **k)
+
+    monkeypatch.setattr(S.torch.optim, "Adam", CountingAdam)
+    c = cfg(batch=2, seq_len=3, embed_dim=4)
+    cpu, f32 = torch.device("cpu"), torch.float32
+    t = S.step_seconds(c, V, 8, batch=2, device=cpu, dtype=f32, repeats=3, min_seconds=0.5)
+    assert t == 1 / 64 and len(steps) == 1 + 32  # warm-up + 32 timed steps of 1/64 s
+    steps.clear()
+    S.step_seconds(c, V, 8, batch=2, device=cpu, dtype=f32, repeats=7, min_seconds=0.0)
+    assert len(steps) == 1 + 7
+    steps.clear()
+    S.step_seconds(c, V, 8, batch=2, device=cpu, dtype=f32, repeats=3, min_seconds=1e9)
+    assert len(steps) == 1 + S.MAX_REPEATS
 
 
 def small(data, **kw):

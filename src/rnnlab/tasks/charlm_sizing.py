@@ -8,8 +8,10 @@ issue reports): at 2.3 and 3.6 training tokens per parameter (1x768 on a 2-core 
 fp32 and bf16) the model ended 0.06 nats/char above and level with the plain baseline, at
 9.7 (1x768 on a 2-core Intel Xeon with AMX, bf16) 0.055 below it, and with the rule, at 12.7
 (1x672, bf16) and 11.2 (1x576, fp32) on the AMD machine, 0.053 and 0.010 below it. Too few
-tokens per parameter is what loses; R = 10 is the smallest ratio of the runs that won. (A
-finer sweep of R was not run.)
+tokens per parameter is what loses; R = 10 is the smallest ratio of the runs that won. A
+sweep of the width at the preset's later recipe (batch 16 x 50, no dropout, fp32, 5 minutes,
+an Emerald Rapids Xeon) agrees: 1x320 at 20.6 tokens per parameter, 1x416 (the rule's
+choice) at 11.4 and 1x512 at 3.9 ended at 1.3977, 1.3742 and 1.3926 nats/char on test.
 
     choose the largest width H whose model, trained for the budget on this machine, sees
     at least `TOKENS_PER_PARAMETER` training tokens per parameter:
@@ -19,8 +21,13 @@ finer sweep of R was not run.)
 
 Seconds per step come from a short measurement at start-up (forward, backward, clipping
 and an Adam step of the run's own model, batch, sequence length and precision at two widths,
-a few steps each, a few seconds), fitted as t(H) = a + b·N(H): the recurrent and output
-products grow with the parameter count, `a` is what does not (the per-step overhead). A
+each timed for at least a second, the median step kept; three steps were too few for a
+25 ms step, where the chosen width wandered between 352 and 416 from run to run), fitted as
+t(H) = a + b·N(H): the recurrent and output products grow with the parameter count, `a` is
+what does not (the per-step overhead). The fit is a straight line through two points; on a
+CPU whose step time jumps where the weights leave a cache (batch 16 x 50 on the Xeon above:
+25 ms at 1x416, 34 ms at 1x448, 43 ms at 1x480) it misjudges the widths in between by up
+to a third, which moves the choice by a step of 32. A
 steps budget needs no measurement. The chosen width is written into the run's config, so
 resume and `rnnlab eval` rebuild the same model; the measurement is recorded in the
 checkpoint's metadata.
@@ -41,7 +48,9 @@ from rnnlab.train.runtime import autocast
 TOKENS_PER_PARAMETER = 10.0  # R, from the measured 10-minute runs (module docstring)
 WIDTHS = tuple(range(64, 4097, 32))  # candidate widths (multiples of 32 suit the kernels)
 PROBES = (256, 512)  # widths timed at start-up
-REPEATS = 3  # timed steps per probe, after one warm-up step
+REPEATS = 3  # at least this many timed steps per probe, after one warm-up step
+MIN_SECONDS = 1.0  # and steps until a probe has been timed this long (short steps are noisy)
+MAX_REPEATS = 200  # but never more steps than this per probe
 
 
 def parameters(cfg: Any, vocab_size: int, hidden: int) -> int:
@@ -62,11 +71,13 @@ def step_seconds(
     device: torch.device,
     dtype: torch.dtype,
     repeats: int = REPEATS,
+    min_seconds: float = MIN_SECONDS,
 ) -> float:
     """Median seconds of a training step (forward, backward, clipping, Adam) of the run's
-    model at width `hidden`
-    on `batch` streams of `cfg.seq_len` (after one warm-up step). Draws nothing from the
-    caller's random streams."""
+    model at width `hidden` on `batch` streams of `cfg.seq_len`: one warm-up step, then at
+    least `repeats` timed steps and more until `min_seconds` have been timed (at most
+    MAX_REPEATS), so that a short step is not judged from three noisy samples. Draws
+    nothing from the caller's random streams."""
     shape = dataclasses.replace(CharLMConfig.from_config(cfg), hidden=hidden)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
@@ -74,7 +85,8 @@ def step_seconds(
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         x = torch.randint(vocab_size, (cfg.seq_len, batch), device=device)
         times = []
-        for i in range(repeats + 1):
+        i = 0
+        while i <= repeats or (sum(times) < min_seconds and i <= MAX_REPEATS):
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
@@ -89,6 +101,7 @@ def step_seconds(
                 torch.cuda.synchronize(device)
             if i:
                 times.append(time.perf_counter() - start)
+            i += 1
     return statistics.median(times)
 
 
