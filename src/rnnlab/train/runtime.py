@@ -26,7 +26,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # x86: bf16 matrix tiles, or bf16 dot products
 X86 = ("x86_64", "amd64", "i386", "i686")
 
 
