@@ -193,3 +193,22 @@ def test_a_choice_named_none_is_that_choice_not_null():
 
     assert coerce(WithNone, "attention", "none") == "none"
     assert coerce(WithNone, "penalty", "none") is None
+
+
+def test_cpu_small_decays_matrices_not_biases_with_adamw():
+    """The preset's regulariser: decoupled weight decay on the matrices and the embedding,
+    none on biases, as the preset's comment and the README say."""
+    import torch
+
+    from rnnlab.models.charlm import CharLM, CharLMConfig
+    from rnnlab.tasks.charlm import CharLMRunConfig
+    from rnnlab.train.optim import build_optimizer, param_groups
+
+    cfg = override(CharLMRunConfig(), explicit_settings(CharLMRunConfig, "cpu-small", {}))
+    assert cfg.optimizer == "adamw" and cfg.weight_decay > 0
+    model = CharLM(30, CharLMConfig.from_config({**to_dict(cfg), "hidden": 24}))
+    opt = build_optimizer(param_groups(model, cfg.weight_decay), cfg)
+    assert isinstance(opt, torch.optim.AdamW)
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert decay[id(p)] == (0.0 if "bias" in name else cfg.weight_decay), name
